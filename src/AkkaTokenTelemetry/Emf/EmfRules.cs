@@ -171,8 +171,8 @@ internal static class EmfRules
 
     /// <summary>
     /// The documented sanitized form of a run-time dimension value: every character that is not printable ASCII
-    /// (control characters, non-ASCII letters, emoji, lone surrogates) becomes <c>_</c>, the result is cut to
-    /// 1024 characters, and a missing, empty or all-space value becomes <paramref name="missingValue"/>.
+    /// (control characters, non-ASCII letters, an emoji, a lone surrogate) becomes one <c>_</c>, the result is cut
+    /// to 1024 characters, and a missing, empty or all-space value becomes <paramref name="missingValue"/>.
     /// </summary>
     /// <returns>The value to use; <paramref name="fix"/> says what was done, <see cref="DimensionValueFix.None"/> when the value was valid.</returns>
     public static string SanitizeDimensionValue(string? value, string missingValue, out DimensionValueFix fix)
@@ -202,15 +202,26 @@ internal static class EmfRules
             return value;
         }
 
-        var length = Math.Min(value.Length, EmfLimits.MaxDimensionValueLength);
-        var result = string.Create(length, value, static (span, source) =>
+        // One '_' per character that is not printable ASCII; a surrogate pair (an emoji, say) is one character.
+        Span<char> buffer = value.Length <= 1024 ? stackalloc char[value.Length] : new char[value.Length];
+        var length = 0;
+        for (var i = 0; i < value.Length && length < EmfLimits.MaxDimensionValueLength; i++)
         {
-            for (var i = 0; i < span.Length; i++)
+            var c = value[i];
+            if (IsPrintableAscii(c))
             {
-                var c = source[i];
-                span[i] = IsPrintableAscii(c) ? c : '_';
+                buffer[length++] = c;
+                continue;
             }
-        });
+
+            buffer[length++] = '_';
+            if (char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
+            {
+                i++;
+            }
+        }
+
+        var result = new string(buffer[..length]);
         fix = DimensionValueFix.Sanitized;
         return string.IsNullOrWhiteSpace(result) ? missingValue : result;
     }

@@ -29,6 +29,11 @@ public static class EmfAssert
     /// <summary>Checks that the text is one EMF line and returns the parsed event.</summary>
     public static JsonObject ValidLine(string text, long? nowMs = null)
     {
+        if (text.EndsWith('\n'))
+        {
+            text = text[..^1];
+        }
+
         Assert.DoesNotContain('\n', text);
         Assert.False(string.IsNullOrWhiteSpace(text));
         Assert.Equal('{', text[0]);

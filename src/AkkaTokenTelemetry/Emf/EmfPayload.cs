@@ -69,7 +69,7 @@ public static class EmfPayload
             var field = $"dimensionValues[\"{key}\"]";
             if (context.IndexOfDimensionKey(key) < 0)
             {
-                throw new EmfValidationException(field, key, "every dimension value needs its key declared in a dimension set");
+                throw new EmfValidationException(field, value, "every dimension value needs its key declared in a dimension set");
             }
 
             EmfRules.ValidateDimensionValue(value, field);

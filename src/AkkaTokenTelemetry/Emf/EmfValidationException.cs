@@ -21,10 +21,16 @@ public sealed class EmfValidationException : ArgumentException
     public EmfValidationException(string field, string? value, string rule)
         : base(FormatMessage(field, value, rule), field)
     {
+        _message = FormatMessage(field, value, rule);
         Field = field;
         Value = value;
         Rule = rule;
     }
+
+    private readonly string _message;
+
+    /// <summary>Field, quoted value and rule in one sentence (without the <c>(Parameter …)</c> suffix, which would repeat the field).</summary>
+    public override string Message => _message;
 
     /// <summary>The field that holds the offending value, for example <c>namespace</c> or <c>dimensionValues["Model"]</c>.</summary>
     public string Field { get; }

@@ -365,5 +365,6 @@ public class EmfPayloadTests
         Assert.Contains("namespace", e.Message);
         Assert.Contains("\"AWS/Custom\"", e.Message);
         Assert.Contains(e.Rule, e.Message);
+        Assert.DoesNotContain("(Parameter", e.Message); // the field is named once, at the start
     }
 }

@@ -69,7 +69,8 @@ internal sealed class EmfContext
         string @namespace,
         IReadOnlyList<IReadOnlyList<string>> dimensions,
         IReadOnlyDictionary<string, object?>? extraProperties,
-        int storageResolution = 60)
+        int storageResolution = 60,
+        string propertiesField = "extraProperties")
     {
         EmfRules.ValidateNamespace(@namespace);
         var (sets, keys) = EmfRules.ValidateDimensionSets(dimensions);
@@ -83,7 +84,7 @@ internal sealed class EmfContext
         {
             foreach (var (name, value) in extraProperties)
             {
-                var field = $"extraProperties[\"{name}\"]";
+                var field = $"{propertiesField}[\"{name}\"]";
                 EmfRules.ValidatePropertyName(name, field);
                 if (Array.IndexOf(keys, name) >= 0)
                 {

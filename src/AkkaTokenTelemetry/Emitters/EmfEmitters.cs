@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Akka.Actor;
 
 namespace AkkaTokenTelemetry;
 
@@ -67,6 +68,23 @@ public static class EmfEmitters
         writer.Write(FormatLine(payload, CanHoldUnicode(writer.Encoding)));
     }
 
-    private static bool CanHoldUnicode(Encoding encoding) =>
+    /// <summary>
+    /// Returns an emitter that tells <paramref name="target"/> an <see cref="EmfPayloadEmitted"/> (the JSON line and
+    /// the parsed payload) per event. Use it with a TestKit probe:
+    /// <c>new TokenUsageHookOptions { Emitter = EmfEmitters.ToActor(probe.Ref) }</c>, then <c>probe.ExpectMsg&lt;EmfPayloadEmitted&gt;()</c>.
+    /// </summary>
+    /// <param name="target">The actor that receives one message per event.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="target"/> is null.</exception>
+    public static Action<JsonObject> ToActor(IActorRef target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        return payload =>
+        {
+            ArgumentNullException.ThrowIfNull(payload);
+            target.Tell(new EmfPayloadEmitted(payload.ToJsonString(EmfJson.SerializerOptions), payload), ActorRefs.NoSender);
+        };
+    }
+
+    internal static bool CanHoldUnicode(Encoding encoding) =>
         encoding.CodePage is 65001 or 1200 or 1201 or 12000 or 12001;
 }

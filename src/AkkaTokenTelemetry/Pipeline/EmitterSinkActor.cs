@@ -1,0 +1,196 @@
+using Akka.Actor;
+using Akka.Event;
+using Polly;
+using Polly.Retry;
+
+namespace AkkaTokenTelemetry;
+
+/// <summary>Asks an emitter sink to deliver one batch; answered with an <see cref="EmitOutcome"/>.</summary>
+internal sealed record EmitBatch(EmfBatch Batch);
+
+/// <summary>How a batch ended at an emitter.</summary>
+internal enum EmitOutcome
+{
+    /// <summary>Delivered (possibly after retries).</summary>
+    Delivered,
+
+    /// <summary>Every attempt failed; the batch was dropped and counted.</summary>
+    RetriesExhausted,
+}
+
+/// <summary>The answer while the sink is being restarted by its backoff supervisor: ask again shortly.</summary>
+internal sealed class EmitterRestarting
+{
+    public static readonly EmitterRestarting Instance = new();
+}
+
+/// <summary>Thrown by a sink whose emitter failed a whole batch, so that its supervisor restarts it (and recreates the emitter) with backoff.</summary>
+internal sealed class EmitterFailedException(string message, Exception inner) : Exception(message, inner);
+
+/// <summary>
+/// Owns one <see cref="IEmfEmitter"/> and delivers one batch at a time to it: every attempt is bounded by
+/// <c>ask-timeout</c> (also for an emitter that ignores its cancellation token), failures are retried up to
+/// <c>max-retries-per-batch</c> times with exponential backoff and jitter (Polly), then the batch is dropped and
+/// counted and the actor fails so that its backoff supervisor restarts it with a fresh emitter.
+/// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Disposed in PostStop, the actor's end of life.")]
+internal sealed class EmitterSinkActor : ReceiveActor
+{
+    private readonly EmitterSettings _settings;
+    private readonly Func<IEmfEmitter> _factory;
+    private readonly bool _ownsEmitter;
+    private readonly TelemetryCounters.EmitterCounters _counters;
+    private readonly TimeProvider _time;
+    private readonly ResiliencePipeline _retry;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private IEmfEmitter? _emitter;
+
+    public EmitterSinkActor(EmitterSettings settings, Func<IEmfEmitter> factory, bool ownsEmitter, TelemetryCounters.EmitterCounters counters, TimeProvider time)
+    {
+        _settings = settings;
+        _factory = factory;
+        _ownsEmitter = ownsEmitter;
+        _counters = counters;
+        _time = time;
+        _retry = BuildRetry(settings, counters, time);
+        ReceiveAsync<EmitBatch>(DeliverAsync);
+    }
+
+    public static Props Props(EmitterSettings settings, Func<IEmfEmitter> factory, bool ownsEmitter, TelemetryCounters.EmitterCounters counters, TimeProvider time) =>
+        FactoryActorProducer<EmitterSinkActor>.Props(() => new EmitterSinkActor(settings, factory, ownsEmitter, counters, time));
+
+    protected override void PreStart() => _emitter = _factory();
+
+    protected override void PostStop()
+    {
+        _stopping.Cancel();
+        _stopping.Dispose();
+        if (_ownsEmitter)
+        {
+            DisposeEmitter(_emitter, _log, _settings.Name);
+        }
+    }
+
+    private static void DisposeEmitter(IEmfEmitter? emitter, ILoggingAdapter log, string name)
+    {
+        try
+        {
+            switch (emitter)
+            {
+                case IAsyncDisposable asyncDisposable:
+                    asyncDisposable.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(5));
+                    break;
+                case IDisposable disposable:
+                    disposable.Dispose();
+                    break;
+            }
+        }
+        catch (Exception e)
+        {
+            log.Warning(e, "Token telemetry emitter '{0}' threw while being disposed.", name);
+        }
+    }
+
+    private static ResiliencePipeline BuildRetry(EmitterSettings settings, TelemetryCounters.EmitterCounters counters, TimeProvider time)
+    {
+        var builder = new ResiliencePipelineBuilder { TimeProvider = time };
+        if (settings.MaxRetriesPerBatch > 0)
+        {
+            builder.AddRetry(new RetryStrategyOptions
+            {
+                MaxRetryAttempts = settings.MaxRetriesPerBatch,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = settings.BackoffRandomFactor > 0,
+                Delay = settings.BackoffMin,
+                MaxDelay = settings.BackoffMax,
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException),
+                OnRetry = _ =>
+                {
+                    counters.Retried();
+                    return default;
+                },
+            });
+        }
+
+        return builder.Build();
+    }
+
+    private async Task DeliverAsync(EmitBatch message)
+    {
+        var sender = Sender;
+        var batch = message.Batch;
+        Exception? failure = null;
+        try
+        {
+            await _retry.ExecuteAsync(
+                static async (state, token) => await state.Self.AttemptAsync(state.Batch, token).ConfigureAwait(false),
+                (Self: this, Batch: batch),
+                _stopping.Token).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+
+        if (failure is null)
+        {
+            _counters.Delivered(batch);
+            sender.Tell(EmitOutcome.Delivered);
+            return;
+        }
+
+        _counters.Dropped(DropReasons.RetriesExhausted, batch);
+        sender.Tell(EmitOutcome.RetriesExhausted);
+        _log.Warning(
+            "Token telemetry emitter '{0}' failed a batch of {1} records on all {2} attempts; it was dropped (counted as {3}) and the emitter will be restarted. Last error: {4}",
+            _settings.Name,
+            batch.RecordCount,
+            _settings.MaxRetriesPerBatch + 1,
+            DropReasons.RetriesExhausted,
+            failure.Message);
+        if (!_stopping.IsCancellationRequested)
+        {
+            throw new EmitterFailedException($"Emitter '{_settings.Name}' failed a batch on every attempt.", failure);
+        }
+    }
+
+    /// <summary>One attempt, never longer than ask-timeout, even if the emitter ignores its token.</summary>
+    private async ValueTask AttemptAsync(EmfBatch batch, CancellationToken stopping)
+    {
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        attempt.CancelAfter(_settings.AskTimeout);
+        Task task;
+        try
+        {
+            task = _emitter!.EmitAsync(batch, attempt.Token).AsTask();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw new EmitterAttemptException($"Emitter '{_settings.Name}' threw: {e.Message}", e);
+        }
+
+        try
+        {
+            await task.WaitAsync(_settings.AskTimeout, _time, stopping).ConfigureAwait(false);
+        }
+        catch (TimeoutException e)
+        {
+            // The emitter may still be reading the batch: its memory must never be reused.
+            batch.Abandon();
+            throw new EmitterAttemptException($"Emitter '{_settings.Name}' did not finish within ask-timeout ({_settings.AskTimeout}).", e);
+        }
+        catch (OperationCanceledException e) when (!stopping.IsCancellationRequested)
+        {
+            batch.Abandon();
+            throw new EmitterAttemptException($"Emitter '{_settings.Name}' was cancelled after ask-timeout ({_settings.AskTimeout}).", e);
+        }
+        catch (Exception e) when (e is not OperationCanceledException and not EmitterAttemptException)
+        {
+            throw new EmitterAttemptException($"Emitter '{_settings.Name}' failed: {e.Message}", e);
+        }
+    }
+}
+
+/// <summary>One failed delivery attempt (retried by the sink's retry pipeline).</summary>
+internal sealed class EmitterAttemptException(string message, Exception inner) : Exception(message, inner);

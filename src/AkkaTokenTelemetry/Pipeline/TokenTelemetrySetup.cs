@@ -1,0 +1,67 @@
+using System.Collections.Immutable;
+using System.Text.Json.Nodes;
+using Akka.Actor.Setup;
+
+namespace AkkaTokenTelemetry;
+
+/// <summary>
+/// Emitters registered in code, for HOCON emitter blocks with <c>type = delegate</c>: the block's name is the name
+/// registered here. Pass it to the actor system with <c>ActorSystemSetup.Create(BootstrapSetup…, setup)</c>.
+/// Immutable: each <c>WithEmitter</c> returns a new setup.
+/// </summary>
+/// <example>
+/// <code>
+/// var setup = new TokenTelemetrySetup().WithEmitter("audit", myEmitter);
+/// // HOCON: akka.token-telemetry { emitters = [stdout, audit], emitter.audit { type = delegate } }
+/// </code>
+/// </example>
+public sealed class TokenTelemetrySetup : Setup
+{
+    /// <summary>A setup with no emitters.</summary>
+    public TokenTelemetrySetup()
+        : this(ImmutableDictionary<string, IEmfEmitter>.Empty.WithComparers(StringComparer.Ordinal))
+    {
+    }
+
+    private TokenTelemetrySetup(ImmutableDictionary<string, IEmfEmitter> emitters)
+    {
+        Emitters = emitters;
+    }
+
+    internal ImmutableDictionary<string, IEmfEmitter> Emitters { get; }
+
+    /// <summary>Registers an emitter under <paramref name="name"/> (replacing one of the same name).</summary>
+    /// <param name="name">The name of the HOCON block <c>emitter.&lt;name&gt; { type = delegate }</c>.</param>
+    /// <param name="emitter">The emitter; the pipeline does not dispose it.</param>
+    /// <returns>A new setup with the emitter added.</returns>
+    public TokenTelemetrySetup WithEmitter(string name, IEmfEmitter emitter)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(emitter);
+        return new TokenTelemetrySetup(Emitters.SetItem(name, emitter));
+    }
+
+    /// <summary>Registers a per-payload delegate under <paramref name="name"/>: it receives each event parsed, as <see cref="TokenUsageHookOptions.Emitter"/> does.</summary>
+    /// <param name="name">The name of the HOCON block <c>emitter.&lt;name&gt; { type = delegate }</c>.</param>
+    /// <param name="emitter">Called once per event; when it throws, the batch is retried.</param>
+    /// <returns>A new setup with the emitter added.</returns>
+    public TokenTelemetrySetup WithEmitter(string name, Action<JsonObject> emitter)
+    {
+        ArgumentNullException.ThrowIfNull(emitter);
+        return WithEmitter(name, new PayloadDelegateEmitter(emitter));
+    }
+
+    /// <summary>Adapts a per-payload delegate to <see cref="IEmfEmitter"/>.</summary>
+    private sealed class PayloadDelegateEmitter(Action<JsonObject> emit) : IEmfEmitter
+    {
+        public ValueTask EmitAsync(EmfBatch batch, CancellationToken cancellationToken)
+        {
+            for (var i = 0; i < batch.Count; i++)
+            {
+                emit(batch.GetPayload(i));
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
+}

@@ -111,7 +111,8 @@ internal sealed class TokenTelemetrySettings
         }
 
         var defaults = c.GetConfig("emitter.defaults");
-        var emitterNames = c.GetStringList("emitters");
+        // A bare null in the list (emitters = [null]) can only mean the emitter named "null".
+        var emitterNames = c.GetStringList("emitters").Select(n => n ?? "null").ToList();
         var emitters = new List<EmitterSettings>();
         foreach (var name in emitterNames)
         {
@@ -358,6 +359,8 @@ internal sealed class EmitterSettings
 
     public OverflowMode Overflow { get; private init; }
 
+    public TimeSpan StallTimeout { get; private init; }
+
     public TimeSpan AskTimeout { get; private init; }
 
     public int MaxRetriesPerBatch { get; private init; }
@@ -376,7 +379,8 @@ internal sealed class EmitterSettings
 
     public static EmitterSettings Create(string name, Config c, string path)
     {
-        var type = c.HasPath("type") ? c.GetString("type") : null;
+        // type = null (the HOCON null literal) means the "null" emitter, as does type = "null".
+        var type = c.HasPath("type") ? c.GetString("type") ?? "null" : null;
         if (string.IsNullOrEmpty(type))
         {
             throw TokenTelemetrySettings.Bad($"{path}.type", null, $"is required: one of {string.Join(", ", KnownTypes)}");
@@ -402,6 +406,7 @@ internal sealed class EmitterSettings
             Config = c,
             BufferBatches = TokenTelemetrySettings.Positive(c, "buffer-batches", $"{path}.buffer-batches"),
             Overflow = TokenTelemetrySettings.ParseOverflow(c.GetString("overflow"), $"{path}.overflow"),
+            StallTimeout = TokenTelemetrySettings.PositiveDuration(c, "stall-timeout", $"{path}.stall-timeout"),
             AskTimeout = TokenTelemetrySettings.PositiveDuration(c, "ask-timeout", $"{path}.ask-timeout"),
             MaxRetriesPerBatch = TokenTelemetrySettings.NonNegative(c, "max-retries-per-batch", $"{path}.max-retries-per-batch"),
             BackoffMin = min,

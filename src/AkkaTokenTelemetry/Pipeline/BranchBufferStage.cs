@@ -4,20 +4,25 @@ using Akka.Streams.Stage;
 namespace AkkaTokenTelemetry;
 
 /// <summary>
-/// The bounded buffer in front of one emitter. It never backpressures, so a slow emitter cannot slow the fan-out or
-/// the other emitters: when it is full it drops a batch (the oldest, or the arriving one) and reports the drop,
-/// which is counted with reason <c>buffer_full</c>. Nothing is dropped silently.
+/// The bounded buffer in front of one emitter. While the emitter keeps taking batches, a full buffer simply
+/// backpressures: a burst waits in the ingress instead of being dropped, and no emitter loses data because the
+/// others are momentarily faster. When the emitter has taken nothing for <c>stall-timeout</c> while the buffer is
+/// full, the branch counts as stalled and the buffer starts dropping (the oldest batch, or the arriving one) so that
+/// the other emitters keep receiving everything. Each drop is reported and counted as <c>buffer_full</c>; the branch
+/// stops dropping as soon as its emitter takes a batch again.
 /// </summary>
 internal sealed class BranchBufferStage : GraphStage<FlowShape<EmfBatch, EmfBatch>>
 {
     private readonly int _capacity;
     private readonly OverflowMode _overflow;
+    private readonly TimeSpan _stallTimeout;
     private readonly Action<EmfBatch> _onDrop;
 
-    public BranchBufferStage(int capacity, OverflowMode overflow, Action<EmfBatch> onDrop)
+    public BranchBufferStage(int capacity, OverflowMode overflow, TimeSpan stallTimeout, Action<EmfBatch> onDrop)
     {
         _capacity = capacity;
         _overflow = overflow;
+        _stallTimeout = stallTimeout;
         _onDrop = onDrop;
         Shape = new FlowShape<EmfBatch, EmfBatch>(In, Out);
     }
@@ -32,10 +37,12 @@ internal sealed class BranchBufferStage : GraphStage<FlowShape<EmfBatch, EmfBatc
 
     protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this);
 
-    private sealed class Logic : GraphStageLogic
+    private sealed class Logic : TimerGraphStageLogic
     {
+        private const string StallTimer = "stall";
         private readonly BranchBufferStage _stage;
         private readonly Queue<EmfBatch> _queue = new();
+        private bool _stalled;
 
         public Logic(BranchBufferStage stage)
             : base(stage.Shape)
@@ -53,11 +60,22 @@ internal sealed class BranchBufferStage : GraphStage<FlowShape<EmfBatch, EmfBatc
 
         public override void PreStart() => Pull(_stage.In);
 
+        protected override void OnTimer(object timerKey)
+        {
+            // Full, and the emitter has taken nothing for stall-timeout: drop so the other emitters keep going.
+            _stalled = true;
+            if (!HasBeenPulled(_stage.In) && !IsClosed(_stage.In))
+            {
+                Pull(_stage.In);
+            }
+        }
+
         private void OnPush()
         {
             var batch = Grab(_stage.In);
             if (_queue.Count >= _stage._capacity)
             {
+                // Only reachable while stalled: otherwise a full buffer does not pull.
                 if (_stage._overflow == OverflowMode.DropOldest)
                 {
                     _stage._onDrop(_queue.Dequeue());
@@ -78,19 +96,45 @@ internal sealed class BranchBufferStage : GraphStage<FlowShape<EmfBatch, EmfBatc
                 Push(_stage.Out, _queue.Dequeue());
             }
 
-            Pull(_stage.In);
+            PullOrWait();
         }
 
         private void OnPull()
         {
+            _stalled = false;
+            CancelTimer(StallTimer);
             if (_queue.Count > 0)
             {
                 Push(_stage.Out, _queue.Dequeue());
             }
 
-            if (_queue.Count == 0 && IsClosed(_stage.In))
+            if (IsClosed(_stage.In))
             {
-                CompleteStage();
+                if (_queue.Count == 0)
+                {
+                    CompleteStage();
+                }
+
+                return;
+            }
+
+            PullOrWait();
+        }
+
+        private void PullOrWait()
+        {
+            if (IsClosed(_stage.In) || HasBeenPulled(_stage.In))
+            {
+                return;
+            }
+
+            if (_queue.Count < _stage._capacity || _stalled)
+            {
+                Pull(_stage.In);
+            }
+            else if (!IsTimerActive(StallTimer))
+            {
+                ScheduleOnce(StallTimer, _stage._stallTimeout);
             }
         }
     }

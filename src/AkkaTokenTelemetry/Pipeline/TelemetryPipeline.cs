@@ -319,11 +319,14 @@ internal sealed class TelemetryPipeline
             _branches.Add((name, counters, hooks));
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             completions.Add(done.Task);
-            var branch = Flow.Create<EmfBatch>()
-                .Via(new BranchBufferStage(settings.BufferBatches, settings.Overflow, dropped => OnBufferDrop(dropped, counters)))
-                .Async()
+            // One batch in delivery at a time; the async boundary in front holds at most one more.
+            var deliver = Flow.Create<EmfBatch>()
                 .SelectAsync(1, batch => DeliverAsync(batch, sink, settings, counters))
-                .WithAttributes(Attributes.CreateInputBuffer(1, 1))
+                .WithAttributes(Attributes.CreateInputBuffer(1, 1));
+            var branch = Flow.Create<EmfBatch>()
+                .Via(new BranchBufferStage(settings.BufferBatches, settings.Overflow, settings.StallTimeout, dropped => OnBufferDrop(dropped, counters)))
+                .Async()
+                .Via(deliver)
                 .To(Sink.OnComplete<NotUsed>(() => done.TrySetResult(), e => done.TrySetException(e)));
             sinks.Add(branch);
         }

@@ -29,7 +29,7 @@ public sealed class CollectingEmitter : IEmfEmitter
     }
 }
 
-/// <summary>Counts records and remembers each record's "Seq" property, to prove no loss and no duplicates.</summary>
+/// <summary>Counts records and remembers each record's "seq" usage value, to prove no loss and no duplicates.</summary>
 public sealed class SequenceEmitter : IEmfEmitter
 {
     private readonly ConcurrentDictionary<long, int> _seen = new();
@@ -47,7 +47,7 @@ public sealed class SequenceEmitter : IEmfEmitter
         for (var i = 0; i < batch.Count; i++)
         {
             var e = batch.GetPayload(i);
-            var seq = e["Seq"]!.GetValue<long>();
+            var seq = e["seq"]!.GetValue<long>();
             if (_seen.AddOrUpdate(seq, 1, (_, n) => n + 1) > 1)
             {
                 Interlocked.Increment(ref _duplicates);
@@ -75,6 +75,16 @@ public sealed class FailingEmitter(int failures, IEmfEmitter? inner = null) : IE
         }
 
         return inner?.EmitAsync(batch, cancellationToken) ?? ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>Delivers to an inner emitter after a delay, to make flush ordering observable.</summary>
+public sealed class SlowEmitter(TimeSpan delay, IEmfEmitter inner) : IEmfEmitter
+{
+    public async ValueTask EmitAsync(EmfBatch batch, CancellationToken cancellationToken)
+    {
+        await Task.Delay(delay, cancellationToken);
+        await inner.EmitAsync(batch, cancellationToken);
     }
 }
 

@@ -1,0 +1,214 @@
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using AkkaTokenTelemetry.Tests.Support;
+using Xunit.Abstractions;
+
+namespace AkkaTokenTelemetry.Tests.Pipeline;
+
+/// <summary>Slow, stalled and failing emitters: what each loses, what is counted, and that the others are unaffected.</summary>
+public class PipelineResilienceTests(ITestOutputHelper output) : TestKit(output: output)
+{
+    private static TimeSpan MaxDelay => TimeSpan.FromMilliseconds(50);
+
+    [Fact]
+    public async Task StalledEmitter_DoesNotDelayTheOthers_AndItsDroppedBatchesAreCounted()
+    {
+        var stalled = new StalledEmitter();
+        var collector = new CollectingEmitter();
+        await using var t = TelemetrySystem.Start(
+            """
+            akka.token-telemetry {
+              emitters = [stalled, collect]
+              emitter.stalled { type = delegate, buffer-batches = 2, ask-timeout = 1s, max-retries-per-batch = 0 }
+              emitter.collect.type = delegate
+              shutdown-timeout = 1s
+            }
+            """,
+            new TokenTelemetrySetup().WithEmitter("stalled", stalled).WithEmitter("collect", collector));
+        var hook = t.Telemetry.CreateHook();
+
+        for (var wave = 1; wave <= 20; wave++)
+        {
+            hook.OnAfterInvocation(TelemetrySystem.Invocation(wave));
+            var expected = wave;
+
+            // Every batch reaches the healthy emitter within max-delay + 1 s, whatever the stalled one does.
+            await AwaitAssertAsync(() => Assert.Equal(expected, collector.Records), Dilated(MaxDelay + TimeSpan.FromSeconds(1)));
+        }
+
+        await AwaitAssertAsync(
+            () => Assert.True(t.Telemetry.Stats.Emitters["stalled"].RecordsDropped.GetValueOrDefault(DropReasons.BufferFull) > 0, "the stalled branch drops from its full buffer"),
+            Dilated(TimeSpan.FromSeconds(5)));
+        Assert.True(stalled.Calls >= 1);
+        Assert.Equal(20, t.Telemetry.Stats.Emitters["collect"].RecordsDelivered);
+        Assert.Empty(t.Telemetry.Stats.Emitters["collect"].RecordsDropped);
+    }
+
+    [Fact]
+    public async Task EmitterThatFailsTwiceThenSucceeds_LosesNothing()
+    {
+        var collector = new CollectingEmitter();
+        var flaky = new FailingEmitter(2, collector);
+        await using var t = TelemetrySystem.Start(
+            "akka.token-telemetry { emitters = [flaky], emitter.flaky { type = delegate, max-retries-per-batch = 3 } }",
+            new TokenTelemetrySetup().WithEmitter("flaky", flaky));
+        var hook = t.Telemetry.CreateHook();
+
+        for (var i = 0; i < 20; i++)
+        {
+            hook.OnAfterInvocation(TelemetrySystem.Invocation(i));
+        }
+
+        await t.FlushAsync();
+
+        Assert.Equal(20, collector.Records);
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => (long)i), collector.Events.Select(e => e["seq"]!.GetValue<long>()).Order());
+        var stats = t.Telemetry.Stats.Emitters["flaky"];
+        Assert.Equal(2, stats.Retries);
+        Assert.Equal(20, stats.RecordsDelivered);
+        Assert.Empty(stats.RecordsDropped);
+    }
+
+    [Fact]
+    public async Task EmitterThatAlwaysFails_ExhaustsItsRetries_IsCounted_AndTheOthersGetEverything()
+    {
+        var broken = new FailingEmitter(-1);
+        var collector = new CollectingEmitter();
+        await using var t = TelemetrySystem.Start(
+            """
+            akka.token-telemetry {
+              emitters = [broken, collect]
+              emitter.broken { type = delegate, max-retries-per-batch = 2 }
+              emitter.collect.type = delegate
+            }
+            """,
+            new TokenTelemetrySetup().WithEmitter("broken", broken).WithEmitter("collect", collector));
+        var hook = t.Telemetry.CreateHook();
+
+        for (var round = 0; round < 3; round++)
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                hook.OnAfterInvocation(TelemetrySystem.Invocation((round * 10) + i));
+            }
+
+            await t.FlushAsync();
+            Assert.Equal((round + 1) * 10, collector.Records); // later records still flow
+        }
+
+        var stats = t.Telemetry.Stats.Emitters["broken"];
+        Assert.Equal(30, stats.RecordsDropped[DropReasons.RetriesExhausted]);
+        Assert.Equal(0, stats.RecordsDelivered);
+        Assert.Equal(stats.BatchesDropped[DropReasons.RetriesExhausted] * 2, stats.Retries); // 2 retries per batch
+        Assert.Equal(stats.BatchesDropped[DropReasons.RetriesExhausted] * 3, broken.Calls);
+        Assert.True(stats.Restarts >= 1, "the failed emitter is restarted by its backoff supervisor");
+        Assert.Equal(30, t.Telemetry.Stats.Emitters["collect"].RecordsDelivered);
+    }
+
+    [Fact]
+    public async Task HundredThousandRecordsThenCoordinatedShutdown_EveryRecordExactlyOnce()
+    {
+        const int records = 100_000;
+        var sequence = new SequenceEmitter();
+        var t = TelemetrySystem.Start(
+            "akka.token-telemetry { emitters = [seq], emitter.seq.type = delegate }",
+            new TokenTelemetrySetup().WithEmitter("seq", sequence));
+        var hook = t.Telemetry.CreateHook();
+
+        for (var i = 0; i < records; i++)
+        {
+            hook.OnAfterInvocation(TelemetrySystem.Invocation(i));
+        }
+
+        await CoordinatedShutdown.Get(t.System).Run(CoordinatedShutdown.ClrExitReason.Instance).WaitAsync(TimeSpan.FromSeconds(30));
+
+        var s = t.Telemetry.Stats;
+        Output?.WriteLine($"received {s.RecordsReceived} accepted {s.RecordsAccepted} dropped {string.Join(",", s.RecordsDropped)} delivered {s.Emitters["seq"].RecordsDelivered} edropped {string.Join(",", s.Emitters["seq"].RecordsDropped)}");
+        Assert.Equal(records, sequence.Records);
+        Assert.Equal(records, sequence.Distinct);
+        Assert.Equal(0, sequence.Duplicates);
+        var stats = t.Telemetry.Stats;
+        Assert.Equal(records, stats.RecordsReceived);
+        Assert.Equal(records, stats.RecordsAccepted);
+        Assert.Equal(0, stats.RecordsDroppedTotal);
+        await t.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task FlushAsync_ReturnsOnlyAfterEverythingAcceptedBeforeItWasDelivered()
+    {
+        var collector = new CollectingEmitter();
+        var slow = new SlowEmitter(TimeSpan.FromMilliseconds(20), collector);
+        await using var t = TelemetrySystem.Start(
+            "akka.token-telemetry { emitters = [slow], emitter.slow.type = delegate, batch.max-records = 50 }",
+            new TokenTelemetrySetup().WithEmitter("slow", slow));
+        var hook = t.Telemetry.CreateHook();
+
+        for (var i = 0; i < 1000; i++)
+        {
+            hook.OnAfterInvocation(TelemetrySystem.Invocation(i));
+        }
+
+        await t.FlushAsync();
+
+        // No waiting: the flush itself guarantees delivery.
+        Assert.Equal(1000, collector.Records);
+    }
+
+    [Fact]
+    public async Task FlushAsync_IsBoundedByItsToken()
+    {
+        var stalled = new StalledEmitter();
+        await using var t = TelemetrySystem.Start(
+            """
+            akka.token-telemetry {
+              emitters = [stalled]
+              emitter.stalled { type = delegate, ask-timeout = 30s }
+              shutdown-timeout = 1s
+            }
+            """,
+            new TokenTelemetrySetup().WithEmitter("stalled", stalled));
+        t.Telemetry.CreateHook().OnAfterInvocation(TelemetrySystem.Invocation(1));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => t.Telemetry.FlushAsync(new CancellationTokenSource(TimeSpan.FromMilliseconds(300)).Token));
+    }
+
+    [Fact]
+    public async Task OnAfterInvocation_AfterTheSystemTerminated_DoesNotThrow_AndIsCountedAsShutdown()
+    {
+        var t = TelemetrySystem.Start("akka.token-telemetry { emitters = [null] }");
+        var hook = t.Telemetry.CreateHook();
+        await t.System.Terminate();
+
+        hook.OnAfterInvocation(TelemetrySystem.Invocation(1));
+        hook.OnAfterInvocation(TelemetrySystem.Invocation(2));
+
+        Assert.Equal(2, t.Telemetry.Stats.RecordsDropped[DropReasons.Shutdown]);
+    }
+
+    [Fact]
+    public async Task ShutdownWithAStalledEmitter_FinishesWithinShutdownTimeout_AndCountsWhatWasNotDelivered()
+    {
+        var stalled = new StalledEmitter();
+        var t = TelemetrySystem.Start(
+            """
+            akka.token-telemetry {
+              emitters = [stalled]
+              emitter.stalled { type = delegate, ask-timeout = 30s }
+              shutdown-timeout = 1s
+            }
+            """,
+            new TokenTelemetrySetup().WithEmitter("stalled", stalled));
+        var hook = t.Telemetry.CreateHook();
+        for (var i = 0; i < 10; i++)
+        {
+            hook.OnAfterInvocation(TelemetrySystem.Invocation(i));
+        }
+
+        await AwaitConditionAsync(() => Task.FromResult(stalled.Calls > 0), Dilated(TimeSpan.FromSeconds(5)));
+        await t.System.Terminate().WaitAsync(Dilated(TimeSpan.FromSeconds(10)));
+
+        var stats = t.Telemetry.Stats.Emitters["stalled"];
+        Assert.Equal(10, stats.RecordsDropped[DropReasons.Shutdown]);
+    }
+}

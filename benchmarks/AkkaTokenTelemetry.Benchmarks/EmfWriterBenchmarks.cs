@@ -39,7 +39,7 @@ public class EmfWriterBenchmarks
             throw new InvalidOperationException($"The benchmarks write different events:\n{fromWriter}\n{fromBaseline}\n{fromBuild}");
         }
 
-        Console.WriteLine($"// standard payload: {fromBaseline.Length} bytes");
+        Console.Error.WriteLine($"// standard payload: {fromBaseline.Length} bytes");
     }
 
     [GlobalCleanup]

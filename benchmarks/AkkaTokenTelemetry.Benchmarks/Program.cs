@@ -3,12 +3,17 @@ using BenchmarkDotNet.Running;
 namespace AkkaTokenTelemetry.Benchmarks;
 
 /// <summary>
-/// BenchmarkDotNet micro-benchmarks. See benchmarks/README.md for the commands and the latest figures.
+/// BenchmarkDotNet micro-benchmarks, and the pipeline's own throughput command. See benchmarks/README.md.
 /// </summary>
 public static class Program
 {
-    public static int Main(string[] args)
+    public static async Task<int> Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "throughput")
+        {
+            return await ThroughputCommand.RunAsync(args[1..]);
+        }
+
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

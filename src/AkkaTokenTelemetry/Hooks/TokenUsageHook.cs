@@ -72,9 +72,15 @@ public sealed class TokenUsageHook
                     pipeline.Counters.RecordsDropped(DropReasons.Shutdown);
                     return;
                 }
+
+                if (!pipeline.TryEnterMailbox())
+                {
+                    pipeline.Counters.RecordsDropped(DropReasons.QueueFull);
+                    return;
+                }
             }
 
-            _router.Tell(new UsageRecorded(_config, e!, Copy(usage)), ActorRefs.NoSender);
+            _router.Tell(new UsageRecorded(_config, e!, Copy(usage), pipeline is not null), ActorRefs.NoSender);
         }
 #pragma warning disable CA1031 // the agent must never see telemetry's exceptions
         catch (Exception)

@@ -9,8 +9,9 @@ public sealed class UsageRecorded
 {
     private readonly KeyValuePair<string, long>[] _usage;
 
-    internal UsageRecorded(HookConfig config, AfterInvocationEvent @event, KeyValuePair<string, long>[] usage)
+    internal UsageRecorded(HookConfig config, AfterInvocationEvent @event, KeyValuePair<string, long>[] usage, bool countsInMailbox)
     {
+        CountsInMailbox = countsInMailbox;
         Config = config;
         Event = @event;
         _usage = usage;
@@ -26,6 +27,9 @@ public sealed class UsageRecorded
     public TokenUsageHookOptions Options => Config.Options;
 
     internal HookConfig Config { get; }
+
+    /// <summary>Whether the hook claimed a mailbox place for this message (the router gives it back).</summary>
+    internal bool CountsInMailbox { get; }
 
     internal KeyValuePair<string, long>[] UsageArray => _usage;
 }

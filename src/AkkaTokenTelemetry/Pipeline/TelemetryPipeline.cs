@@ -61,6 +61,27 @@ internal sealed class TelemetryPipeline
 
     public bool IsIngressCompleted => Volatile.Read(ref _ingressCompleted) == 1;
 
+    /// <summary>
+    /// Claims a place for one record in the router's mailbox. The mailbox itself is unbounded, so the hooks bound
+    /// it: at most <c>ingress.buffer-size</c> records wait there; beyond that the record is dropped (counted as
+    /// <c>queue_full</c>) instead of growing memory without limit.
+    /// </summary>
+    public bool TryEnterMailbox()
+    {
+        if (Interlocked.Increment(ref _mailboxPending) <= Settings.IngressBufferSize)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _mailboxPending);
+        return false;
+    }
+
+    /// <summary>The router took one record out of its mailbox.</summary>
+    public void LeftMailbox() => Interlocked.Decrement(ref _mailboxPending);
+
+    private long _mailboxPending;
+
     /// <summary>Completes when every branch of both graphs has finished.</summary>
     public Task Completion { get; private set; } = Task.CompletedTask;
 

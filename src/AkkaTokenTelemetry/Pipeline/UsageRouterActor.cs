@@ -53,6 +53,11 @@ public sealed class UsageRouterActor : ReceiveActor
 
     private void Handle(UsageRecorded message)
     {
+        if (message.CountsInMailbox)
+        {
+            _pipeline.LeftMailbox();
+        }
+
         if (_completed)
         {
             _counters.RecordsDropped(DropReasons.Shutdown);

@@ -174,6 +174,30 @@ public class PipelineResilienceTests(ITestOutputHelper output) : TestKit(output:
     }
 
     [Fact]
+    public async Task IngressFull_RecordsAreDroppedAndCountedAsQueueFull_AndEveryRecordIsAccountedFor()
+    {
+        const int records = 50_000;
+        var collector = new SequenceEmitter();
+        await using var t = TelemetrySystem.Start(
+            "akka.token-telemetry { emitters = [seq], emitter.seq.type = delegate, ingress.buffer-size = 100 }",
+            new TokenTelemetrySetup().WithEmitter("seq", collector));
+        var hook = t.Telemetry.CreateHook();
+
+        for (var i = 0; i < records; i++)
+        {
+            hook.OnAfterInvocation(TelemetrySystem.Invocation(i));
+        }
+
+        await t.FlushAsync();
+        var stats = t.Telemetry.Stats;
+        Assert.Equal(records, stats.RecordsReceived);
+        Assert.True(stats.RecordsDropped.GetValueOrDefault(DropReasons.QueueFull) > 0, "a burst far over ingress.buffer-size drops");
+        Assert.Equal(records, stats.RecordsAccepted + stats.RecordsDropped[DropReasons.QueueFull]);
+        Assert.Equal(stats.RecordsAccepted, collector.Records);
+        Assert.Equal(0, collector.Duplicates);
+    }
+
+    [Fact]
     public async Task OnAfterInvocation_AfterTheSystemTerminated_DoesNotThrow_AndIsCountedAsShutdown()
     {
         var t = TelemetrySystem.Start("akka.token-telemetry { emitters = [null] }");

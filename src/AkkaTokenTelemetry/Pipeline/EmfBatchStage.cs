@@ -19,22 +19,19 @@ internal sealed class EmfBatchStage : GraphStage<FlowShape<IngressItem, EmfBatch
     private readonly TimeSpan _maxDelay;
     private readonly TelemetryCounters _counters;
     private readonly int _consumers;
-    private readonly Action<int>? _onRecords;
 
     /// <param name="maxRecords">batch.max-records.</param>
     /// <param name="maxBytes">batch.max-bytes.</param>
     /// <param name="maxDelay">batch.max-delay.</param>
     /// <param name="counters">Where records accepted and events written are counted.</param>
     /// <param name="consumers">How many branches will each release every batch.</param>
-    /// <param name="onRecords">Told how many records each batch holds.</param>
-    public EmfBatchStage(int maxRecords, long maxBytes, TimeSpan maxDelay, TelemetryCounters counters, int consumers, Action<int>? onRecords)
+    public EmfBatchStage(int maxRecords, long maxBytes, TimeSpan maxDelay, TelemetryCounters counters, int consumers)
     {
         _maxRecords = maxRecords;
         _maxBytes = maxBytes;
         _maxDelay = maxDelay;
         _counters = counters;
         _consumers = Math.Max(consumers, 1);
-        _onRecords = onRecords;
         Shape = new FlowShape<IngressItem, EmfBatch>(In, Out);
     }
 
@@ -185,7 +182,7 @@ internal sealed class EmfBatchStage : GraphStage<FlowShape<IngressItem, EmfBatch
                 }
             }
 
-            _stage._counters.Accepted(events, events > 1);
+            _stage._counters.Written(events, events > 1);
             if (_records++ == 0 && _markers.Count == 0)
             {
                 ScheduleOnce(Timer, _stage._maxDelay);
@@ -241,7 +238,6 @@ internal sealed class EmfBatchStage : GraphStage<FlowShape<IngressItem, EmfBatch
             var bytes = _buffer.DetachCopy();
             var emitters = _eventEmitters is { Count: > 0 } list ? Pad(list, _eventEnds.Count) : null;
             var batch = new EmfBatch(bytes, length, _eventEnds.ToArray(), _eventEnds.Count, _records, pooled: true, _stage._consumers, emitters, _markers.Count > 0 ? _markers.ToArray() : null);
-            _stage._onRecords?.Invoke(_records);
             _eventEnds.Clear();
             _markers.Clear();
             _eventEmitters?.Clear();

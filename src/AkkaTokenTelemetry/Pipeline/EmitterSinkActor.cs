@@ -24,14 +24,12 @@ internal sealed class EmitterRestarting
     public static readonly EmitterRestarting Instance = new();
 }
 
-/// <summary>Thrown by a sink whose emitter failed a whole batch, so that its supervisor restarts it (and recreates the emitter) with backoff.</summary>
-internal sealed class EmitterFailedException(string message, Exception inner) : Exception(message, inner);
-
 /// <summary>
 /// Owns one <see cref="IEmfEmitter"/> and delivers one batch at a time to it: every attempt is bounded by
 /// <c>ask-timeout</c> (also for an emitter that ignores its cancellation token), failures are retried up to
 /// <c>max-retries-per-batch</c> times with exponential backoff and jitter (Polly), then the batch is dropped and
-/// counted and the actor fails so that its backoff supervisor restarts it with a fresh emitter.
+/// counted, and the actor stops so that its backoff supervisor starts it again, with a fresh emitter, after an
+/// exponential, jittered delay.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Disposed in PostStop, the actor's end of life.")]
 internal sealed class EmitterSinkActor : ReceiveActor
@@ -140,6 +138,13 @@ internal sealed class EmitterSinkActor : ReceiveActor
             return;
         }
 
+        if (_stopping.IsCancellationRequested)
+        {
+            // Stopped mid-batch: the drain gave up and has already counted every undelivered record as shutdown.
+            sender.Tell(EmitOutcome.RetriesExhausted);
+            return;
+        }
+
         _counters.Dropped(DropReasons.RetriesExhausted, batch);
         sender.Tell(EmitOutcome.RetriesExhausted);
         _log.Warning(
@@ -149,10 +154,8 @@ internal sealed class EmitterSinkActor : ReceiveActor
             _settings.MaxRetriesPerBatch + 1,
             DropReasons.RetriesExhausted,
             failure.Message);
-        if (!_stopping.IsCancellationRequested)
-        {
-            throw new EmitterFailedException($"Emitter '{_settings.Name}' failed a batch on every attempt.", failure);
-        }
+        // Stop, so the backoff supervisor starts a fresh sink (and emitter) after a growing, jittered delay.
+        Context.Stop(Self);
     }
 
     /// <summary>One attempt, never longer than ask-timeout, even if the emitter ignores its token.</summary>

@@ -15,7 +15,7 @@ internal sealed class TelemetryCounters : IDisposable
 
     private readonly Meter _meter;
     private readonly Counter<long> _received;
-    private readonly Counter<long> _accepted;
+    private readonly UpDownCounter<long> _accepted;
     private readonly Counter<long> _events;
     private readonly Counter<long> _split;
     private readonly Counter<long> _dropped;
@@ -37,7 +37,7 @@ internal sealed class TelemetryCounters : IDisposable
     {
         _meter = new Meter(new MeterOptions(MeterName) { Tags = [new("actor_system", systemName)] });
         _received = _meter.CreateCounter<long>("token_telemetry.records.received", "{record}", "Invocations with a result that hooks handed to the pipeline.");
-        _accepted = _meter.CreateCounter<long>("token_telemetry.records.accepted", "{record}", "Records put into the stream.");
+        _accepted = _meter.CreateUpDownCounter<long>("token_telemetry.records.accepted", "{record}", "Records put into the stream (less any a drop-oldest ingress evicted).");
         _events = _meter.CreateCounter<long>("token_telemetry.events.written", "{event}", "EMF events written.");
         _split = _meter.CreateCounter<long>("token_telemetry.records.split", "{record}", "Records split into several events (over 100 usage keys).");
         _dropped = _meter.CreateCounter<long>("token_telemetry.records.dropped", "{record}", "Records dropped, by reason (and emitter, for drops in an emitter's branch).");
@@ -54,11 +54,25 @@ internal sealed class TelemetryCounters : IDisposable
         _received.Add(1);
     }
 
-    public void Accepted(int events, bool split)
+    /// <summary>The router put a record into the stream's ingress.</summary>
+    public void Accepted()
     {
         Interlocked.Increment(ref _acceptedCount);
-        Interlocked.Add(ref _eventCount, events);
         _accepted.Add(1);
+    }
+
+    /// <summary>A full ingress (in drop-oldest mode) evicted a record it had accepted: it is a drop now.</summary>
+    public void Evicted()
+    {
+        Interlocked.Decrement(ref _acceptedCount);
+        _accepted.Add(-1);
+        RecordsDropped(DropReasons.QueueFull);
+    }
+
+    /// <summary>The batching stage wrote a record as <paramref name="events"/> events.</summary>
+    public void Written(int events, bool split)
+    {
+        Interlocked.Add(ref _eventCount, events);
         _events.Add(events);
         if (split)
         {

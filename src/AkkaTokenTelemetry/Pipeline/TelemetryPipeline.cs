@@ -168,7 +168,7 @@ internal sealed class TelemetryPipeline
         {
             await Router.Ask<Done>(AkkaTokenTelemetry.CompleteIngress.Instance, Remaining() > TimeSpan.Zero ? Remaining() : TimeSpan.FromMilliseconds(1)).ConfigureAwait(false);
             await Completion.WaitAsync(Remaining() > TimeSpan.Zero ? Remaining() : TimeSpan.Zero).ConfigureAwait(false);
-            Log.Info("Token telemetry drained: every accepted record was delivered or counted.");
+            Log.Debug("Token telemetry drained: every accepted record was delivered or counted.");
         }
         catch (Exception e) when (e is TimeoutException or AskTimeoutException)
         {
@@ -207,7 +207,7 @@ internal sealed class TelemetryPipeline
         return result;
     }
 
-    /// <summary>Records accepted for hooks with their own emitter (counted by the hook graph's batch stage).</summary>
+    /// <summary>Records accepted for hooks with their own emitter.</summary>
     private long HookRecordsAccepted => Interlocked.Read(ref _hookRecordsAccepted);
 
     private long _hookRecordsAccepted;
@@ -252,7 +252,11 @@ internal sealed class TelemetryPipeline
             }
             else
             {
-                Counters.RecordsDropped(DropReasons.QueueFull);
+                Counters.Evicted();
+                if (dropped is UsageRecord { Profile.Emitter: not null })
+                {
+                    Interlocked.Decrement(ref _hookRecordsAccepted);
+                }
             }
         });
         return channel;
@@ -286,7 +290,9 @@ internal sealed class TelemetryPipeline
         };
 
         var child = EmitterSinkActor.Props(emitter, counted, owned, counters, Time);
-        var options = Backoff.OnFailure(child, "emitter", emitter.BackoffMin, emitter.BackoffMax, emitter.BackoffRandomFactor, -1)
+        // The sink stops itself when its emitter failed a whole batch; the supervisor starts it again after backoff
+        // and, meanwhile, answers the branch "restarting" so the branch asks again rather than losing the batch.
+        var options = Backoff.OnStop(child, "emitter", emitter.BackoffMin, emitter.BackoffMax, emitter.BackoffRandomFactor, -1)
             .WithReplyWhileStopped(EmitterRestarting.Instance);
         return _system.ActorOf(BackoffSupervisor.Props(options), $"token-telemetry-emitter-{Uri.EscapeDataString(branchName)}");
     }
@@ -317,7 +323,7 @@ internal sealed class TelemetryPipeline
         var completions = new List<Task>();
         var batches = ChannelSource.FromReader(reader)
             .Via(_killSwitch.Flow<IngressItem>())
-            .Via(new EmfBatchStage(Settings.BatchMaxRecords, Settings.BatchMaxBytes, Settings.BatchMaxDelay, Counters, branches.Count, hooks ? OnHookRecords : null));
+            .Via(new EmfBatchStage(Settings.BatchMaxRecords, Settings.BatchMaxBytes, Settings.BatchMaxDelay, Counters, branches.Count));
 
         if (branches.Count == 0)
         {
@@ -374,7 +380,15 @@ internal sealed class TelemetryPipeline
         return Task.WhenAll(completions);
     }
 
-    private void OnHookRecords(int records) => Interlocked.Add(ref _hookRecordsAccepted, records);
+    /// <summary>The router put a record into an ingress.</summary>
+    public void OnAccepted(bool hooks)
+    {
+        Counters.Accepted();
+        if (hooks)
+        {
+            Interlocked.Increment(ref _hookRecordsAccepted);
+        }
+    }
 
     private static void Complete(TaskCompletionSource done, Task result)
     {

@@ -79,8 +79,13 @@ public sealed class UsageRouterActor : ReceiveActor
         }
 
         var record = new UsageRecord(profile, ResolveDimensions(message.Event, profile), usage, Timestamp(message.Event));
-        var ingress = profile.Emitter is null ? _pipeline.MainIngress : _pipeline.HookIngress;
-        if (!ingress.TryWrite(record))
+        var hooks = profile.Emitter is not null;
+        var ingress = hooks ? _pipeline.HookIngress : _pipeline.MainIngress;
+        if (ingress.TryWrite(record))
+        {
+            _pipeline.OnAccepted(hooks);
+        }
+        else
         {
             _counters.RecordsDropped(_pipeline.IsIngressCompleted ? DropReasons.Shutdown : DropReasons.QueueFull);
             WarnOnce(DropReasons.QueueFull, "Token telemetry's ingress is full (ingress.buffer-size = {0}): records are being dropped and counted as queue_full. The emitters are slower than the agents; see Stats.", _pipeline.Settings.IngressBufferSize);

@@ -97,6 +97,7 @@ public class PipelineResilienceTests(ITestOutputHelper output) : TestKit(output:
         }
 
         var stats = t.Telemetry.Stats.Emitters["broken"];
+        Output?.WriteLine($"dropped {string.Join(",", stats.RecordsDropped)} batches {string.Join(",", stats.BatchesDropped)} retries {stats.Retries} restarts {stats.Restarts} calls {broken.Calls}");
         Assert.Equal(30, stats.RecordsDropped[DropReasons.RetriesExhausted]);
         Assert.Equal(0, stats.RecordsDelivered);
         Assert.Equal(stats.BatchesDropped[DropReasons.RetriesExhausted] * 2, stats.Retries); // 2 retries per batch

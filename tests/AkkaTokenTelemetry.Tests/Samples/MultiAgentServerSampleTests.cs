@@ -9,7 +9,7 @@ namespace AkkaTokenTelemetry.Tests.Samples;
 public class MultiAgentServerSampleTests
 {
     [Fact]
-    public void Sample_PrintsOnlyValidEmfLinesOnStdout_AndASummaryOnStderr()
+    public async Task Sample_PrintsOnlyValidEmfLinesOnStdout_AndASummaryOnStderr()
     {
         var entryPoint = Assembly.Load("MultiAgentServer").EntryPoint!;
         var (stdout, stderr) = (new StringWriter(), new StringWriter());
@@ -18,7 +18,11 @@ public class MultiAgentServerSampleTests
         Console.SetError(stderr);
         try
         {
-            entryPoint.Invoke(null, entryPoint.GetParameters().Length == 0 ? null : [Array.Empty<string>()]);
+            var result = entryPoint.Invoke(null, entryPoint.GetParameters().Length == 0 ? null : [Array.Empty<string>()]);
+            if (result is Task task)
+            {
+                await task;
+            }
         }
         finally
         {
@@ -30,5 +34,13 @@ public class MultiAgentServerSampleTests
         Assert.NotEmpty(events);
         Assert.Equal(stdout.ToString().Count(c => c == '\n'), events.Count);
         Assert.Contains($"EMF records emitted: {events.Count}", stderr.ToString());
+        Assert.Contains("drops: 0", stderr.ToString());
+
+        // The summary's token totals are the sums of what the EMF lines say.
+        foreach (var group in events.GroupBy(e => e["Model"]!.GetValue<string>()))
+        {
+            var tokens = group.Sum(e => e["inputTokens"]!.GetValue<long>() + e["outputTokens"]!.GetValue<long>());
+            Assert.Contains($"  {group.Key}: {tokens} tokens", stderr.ToString());
+        }
     }
 }

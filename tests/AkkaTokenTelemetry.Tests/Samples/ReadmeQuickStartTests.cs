@@ -1,0 +1,48 @@
+using Akka.Actor;
+using Akka.Configuration;
+using AkkaTokenTelemetry.Tests.Emitters;
+using AkkaTokenTelemetry.Tests.Support;
+
+namespace AkkaTokenTelemetry.Tests.Samples;
+
+/// <summary>The README's quick start, as written, prints one valid EMF line.</summary>
+[Collection(nameof(ConsoleTests))]
+public class ReadmeQuickStartTests
+{
+    [Fact]
+    public async Task QuickStart_PrintsOneValidLine()
+    {
+        var original = Console.Out;
+        var captured = new StringWriter();
+        Console.SetOut(captured);
+        try
+        {
+            // --- as in README.md ---
+            var config = ConfigurationFactory.ParseString("""
+                akka.loggers = ["AkkaTokenTelemetry.StandardErrorLogger, AkkaTokenTelemetry"]   # keep stdout pure EMF
+                """).WithFallback(TokenTelemetry.DefaultConfig);                             // reference.conf as fallback
+            var system = ActorSystem.Create("agents", config);
+            var telemetry = TokenTelemetry.Get(system);                                 // starts the pipeline from HOCON
+            var hook = telemetry.CreateHook(new TokenUsageHookOptions { Dimensions = [["Model"], ["Model", "Agent"]] });
+
+            hook.OnAfterInvocation(new AfterInvocationEvent                            // after every agent call
+            {
+                Agent = new AgentInfo { Name = "research-agent" },
+                Result = new AgentResult { Usage = new Dictionary<string, long> { ["inputTokens"] = 1523, ["outputTokens"] = 842 }, Model = "gpt-4o" },
+            });
+
+            await telemetry.FlushAsync();   // optional: wait until everything so far is delivered
+            await system.Terminate();       // CoordinatedShutdown drains the pipeline first
+            // --- end ---
+        }
+        finally
+        {
+            Console.SetOut(original);
+        }
+
+        var e = Assert.Single(EmfAssert.ValidLines(captured.ToString()));
+        Assert.Equal(1523, e["inputTokens"]!.GetValue<long>());
+        Assert.Equal("research-agent", e["Agent"]!.GetValue<string>());
+        Assert.Equal("gpt-4o", e["Model"]!.GetValue<string>());
+    }
+}

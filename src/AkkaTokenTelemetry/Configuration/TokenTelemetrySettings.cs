@@ -57,6 +57,10 @@ internal sealed class TokenTelemetrySettings
 
     public bool MergeEnabled { get; private init; }
 
+    public int MergeMaxValues { get; private init; } = EmfLimits.MaxValuesPerMetric;
+
+    public TimeSpan MergeMaxSkew { get; private init; } = TimeSpan.FromMinutes(1);
+
     public IReadOnlyList<EmitterSettings> Emitters { get; private init; } = [];
 
     /// <summary>Emitter settings used for emitters not configured in HOCON (a hook's own <c>Emitter</c>).</summary>
@@ -148,7 +152,9 @@ internal sealed class TokenTelemetrySettings
             BatchMaxRecords = Positive(c, "batch.max-records", Path("batch.max-records")),
             BatchMaxBytes = PositiveBytes(c, "batch.max-bytes", Path("batch.max-bytes")),
             BatchMaxDelay = PositiveDuration(c, "batch.max-delay", Path("batch.max-delay")),
-            MergeEnabled = ReadMerge(c, Path("merge.enabled")),
+            MergeEnabled = ReadBoolean(c, "merge.enabled", Path("merge.enabled")),
+            MergeMaxValues = ReadMaxValues(c, Path("merge.max-values")),
+            MergeMaxSkew = PositiveDuration(c, "merge.max-skew", Path("merge.max-skew")),
             Emitters = emitters,
             DefaultEmitter = EmitterSettings.Create("hook-emitters", ConfigurationFactory.ParseString("type = delegate").WithFallback(defaults), Path("emitter.defaults")),
             ShutdownTimeout = PositiveDuration(c, "shutdown-timeout", Path("shutdown-timeout")),
@@ -264,15 +270,27 @@ internal sealed class TokenTelemetrySettings
         return value.Value;
     }
 
-    private static bool ReadMerge(Config c, string path)
+    private static bool ReadBoolean(Config c, string key, string path)
     {
-        var enabled = c.GetBoolean("merge.enabled");
-        if (enabled)
+        try
         {
-            throw Bad(path, "on", "is not supported by this version of AkkaTokenTelemetry: merge mode is not built yet; leave it off");
+            return c.GetBoolean(key);
+        }
+        catch (Exception e) when (e is not ConfigurationException)
+        {
+            throw Bad(path, c.GetString(key), "must be on or off");
+        }
+    }
+
+    private static int ReadMaxValues(Config c, string path)
+    {
+        var value = ReadLong(c, "merge.max-values", path);
+        if (value is < 1 or > EmfLimits.MaxValuesPerMetric)
+        {
+            throw Bad(path, value, $"must be from 1 to {EmfLimits.MaxValuesPerMetric} (CloudWatch takes at most {EmfLimits.MaxValuesPerMetric} values per metric in one event)");
         }
 
-        return enabled;
+        return (int)value;
     }
 
     private static IReadOnlyList<IReadOnlyList<string>> ReadDimensions(Config c, string path)

@@ -35,6 +35,9 @@ internal sealed class EmfContext
         EncodedDimensionKeys = dimensionKeys.Select(EncodeString).ToArray();
         EncodedProperties = properties.Select(p => Concat(Encoding.UTF8.GetBytes(","), EncodeString(p.Key), Encoding.UTF8.GetBytes(":"), EncodeValue(p.Value))).ToArray();
         DirectiveStart = BuildDirectiveStart(@namespace, dimensionSets);
+        Signature = Convert.ToBase64String(DirectiveStart) + "|" + storageResolution.ToString(System.Globalization.CultureInfo.InvariantCulture) + "|" +
+            string.Join("|", EncodedProperties.Select(Convert.ToBase64String));
+        SignatureHash = Signature.GetHashCode(StringComparison.Ordinal);
     }
 
     /// <summary>The CloudWatch namespace.</summary>
@@ -60,6 +63,18 @@ internal sealed class EmfContext
 
     /// <summary><c>,"CloudWatchMetrics":[{"Namespace":…,"Dimensions":[…],"Metrics":[</c>.</summary>
     internal byte[] DirectiveStart { get; }
+
+    /// <summary>
+    /// Namespace, dimension sets, storage resolution and extra properties as one text: two contexts with the same
+    /// signature write the same events, so merge mode may put their records together.
+    /// </summary>
+    internal string Signature { get; }
+
+    internal int SignatureHash { get; }
+
+    /// <summary>Whether <paramref name="other"/> writes exactly the same static part of an event.</summary>
+    public bool SameAs(EmfContext other) =>
+        ReferenceEquals(this, other) || (SignatureHash == other.SignatureHash && string.Equals(Signature, other.Signature, StringComparison.Ordinal));
 
     /// <summary>
     /// Validates and encodes the static part of an event.

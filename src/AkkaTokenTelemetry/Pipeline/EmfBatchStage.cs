@@ -19,14 +19,17 @@ internal sealed class EmfBatchStage : GraphStage<FlowShape<IngressItem, EmfBatch
     private readonly TimeSpan _maxDelay;
     private readonly TelemetryCounters _counters;
     private readonly int _consumers;
+    private readonly (int MaxValues, TimeSpan MaxSkew)? _merge;
 
     /// <param name="maxRecords">batch.max-records.</param>
     /// <param name="maxBytes">batch.max-bytes.</param>
     /// <param name="maxDelay">batch.max-delay.</param>
     /// <param name="counters">Where records accepted and events written are counted.</param>
     /// <param name="consumers">How many branches will each release every batch.</param>
-    public EmfBatchStage(int maxRecords, long maxBytes, TimeSpan maxDelay, TelemetryCounters counters, int consumers)
+    /// <param name="merge">Merge mode's max-values and max-skew, or null when merge mode is off.</param>
+    public EmfBatchStage(int maxRecords, long maxBytes, TimeSpan maxDelay, TelemetryCounters counters, int consumers, (int MaxValues, TimeSpan MaxSkew)? merge = null)
     {
+        _merge = merge;
         _maxRecords = maxRecords;
         _maxBytes = maxBytes;
         _maxDelay = maxDelay;
@@ -53,6 +56,7 @@ internal sealed class EmfBatchStage : GraphStage<FlowShape<IngressItem, EmfBatch
         private readonly ByteBufferWriter _buffer;
         private readonly List<int> _eventEnds = new(1024);
         private readonly List<FlushMarker> _markers = [];
+        private readonly EmfMerger? _merger;
         private List<JsonEmitter?>? _eventEmitters;
         private int _records;
         private bool _ready;
@@ -64,6 +68,7 @@ internal sealed class EmfBatchStage : GraphStage<FlowShape<IngressItem, EmfBatch
             : base(stage.Shape)
         {
             _stage = stage;
+            _merger = stage._merge is { } merge ? new EmfMerger(merge.MaxValues, merge.MaxSkew) : null;
             _buffer = new ByteBufferWriter((int)Math.Min(stage._maxBytes + (64 * 1024), 8 * 1024 * 1024));
             SetHandler(stage.In, OnPush, OnUpstreamFinish);
             SetHandler(stage.Out, OnPull);
@@ -115,12 +120,26 @@ internal sealed class EmfBatchStage : GraphStage<FlowShape<IngressItem, EmfBatch
             }
         }
 
-        private bool IsFull => _records >= _stage._maxRecords || _buffer.WrittenCount >= _stage._maxBytes || _carry is not null;
+        private bool IsFull =>
+            _records >= _stage._maxRecords || (_merger?.EstimatedBytes ?? _buffer.WrittenCount) >= _stage._maxBytes || _carry is not null;
 
         private bool IsEmpty => _records == 0 && _markers.Count == 0;
 
         private void Write(UsageRecord record)
         {
+            if (_merger is not null)
+            {
+                // Merge mode: records wait in their group; the batch is written when it is taken.
+                _merger.Add(record);
+                StartTimerIfFirst();
+                if (IsFull)
+                {
+                    _ready = true;
+                }
+
+                return;
+            }
+
             var before = _buffer.WrittenCount;
             int events;
             try
@@ -183,14 +202,20 @@ internal sealed class EmfBatchStage : GraphStage<FlowShape<IngressItem, EmfBatch
             }
 
             _stage._counters.Written(events, events > 1);
-            if (_records++ == 0 && _markers.Count == 0)
-            {
-                ScheduleOnce(Timer, _stage._maxDelay);
-            }
+            StartTimerIfFirst();
 
             if (IsFull)
             {
                 _ready = true;
+            }
+        }
+
+        /// <summary>Counts the record and starts the max-delay timer when it is the batch's first.</summary>
+        private void StartTimerIfFirst()
+        {
+            if (_records++ == 0 && _markers.Count == 0)
+            {
+                ScheduleOnce(Timer, _stage._maxDelay);
             }
         }
 
@@ -234,6 +259,18 @@ internal sealed class EmfBatchStage : GraphStage<FlowShape<IngressItem, EmfBatch
 
         private EmfBatch TakeBatch()
         {
+            if (_merger is { RecordCount: > 0 })
+            {
+                _eventEmitters ??= [];
+                var (events, merged) = _merger.WriteTo(_writer, _buffer, _eventEnds, _eventEmitters);
+                _stage._counters.Written(events, split: false);
+                _stage._counters.Merged(merged);
+                if (_eventEmitters.TrueForAll(e => e is null))
+                {
+                    _eventEmitters.Clear();
+                }
+            }
+
             var length = _buffer.WrittenCount;
             var bytes = _buffer.DetachCopy();
             var emitters = _eventEmitters is { Count: > 0 } list ? Pad(list, _eventEnds.Count) : null;

@@ -32,6 +32,8 @@ internal sealed class TelemetryCounters : IDisposable
     private long _acceptedCount;
     private long _eventCount;
     private long _splitCount;
+    private long _mergedCount;
+    private readonly Counter<long> _merged;
 
     public TelemetryCounters(string systemName)
     {
@@ -40,6 +42,7 @@ internal sealed class TelemetryCounters : IDisposable
         _accepted = _meter.CreateUpDownCounter<long>("token_telemetry.records.accepted", "{record}", "Records put into the stream (less any a drop-oldest ingress evicted).");
         _events = _meter.CreateCounter<long>("token_telemetry.events.written", "{event}", "EMF events written.");
         _split = _meter.CreateCounter<long>("token_telemetry.records.split", "{record}", "Records split into several events (over 100 usage keys).");
+        _merged = _meter.CreateCounter<long>("token_telemetry.records.merged", "{record}", "Records written into one event together with other records (merge mode).");
         _dropped = _meter.CreateCounter<long>("token_telemetry.records.dropped", "{record}", "Records dropped, by reason (and emitter, for drops in an emitter's branch).");
         _valuesDropped = _meter.CreateCounter<long>("token_telemetry.usage_values.dropped", "{value}", "Single usage values dropped from records that were still emitted, by reason.");
         _fixes = _meter.CreateCounter<long>("token_telemetry.fixes", "{fix}", "Fixes applied to records so that they could be emitted, by kind.");
@@ -81,6 +84,16 @@ internal sealed class TelemetryCounters : IDisposable
         }
     }
 
+    /// <summary>Merge mode put <paramref name="records"/> records into events shared with other records.</summary>
+    public void Merged(int records)
+    {
+        if (records > 0)
+        {
+            Interlocked.Add(ref _mergedCount, records);
+            _merged.Add(records);
+        }
+    }
+
     public void RecordsDropped(string reason, long records = 1)
     {
         Add(_recordsDropped, reason, records);
@@ -106,6 +119,7 @@ internal sealed class TelemetryCounters : IDisposable
         Interlocked.Read(ref _acceptedCount),
         Interlocked.Read(ref _eventCount),
         Interlocked.Read(ref _splitCount),
+        Interlocked.Read(ref _mergedCount),
         Read(_recordsDropped),
         Read(_usageValuesDropped),
         Read(_fixCounts),

@@ -323,7 +323,7 @@ internal sealed class TelemetryPipeline
         var completions = new List<Task>();
         var batches = ChannelSource.FromReader(reader)
             .Via(_killSwitch.Flow<IngressItem>())
-            .Via(new EmfBatchStage(Settings.BatchMaxRecords, Settings.BatchMaxBytes, Settings.BatchMaxDelay, Counters, branches.Count));
+            .Via(new EmfBatchStage(Settings.BatchMaxRecords, Settings.BatchMaxBytes, Settings.BatchMaxDelay, Counters, branches.Count, Settings.MergeEnabled ? (Settings.MergeMaxValues, Settings.MergeMaxSkew) : null));
 
         if (branches.Count == 0)
         {

@@ -11,6 +11,7 @@ public sealed class TokenTelemetryStats
         long recordsAccepted,
         long eventsWritten,
         long recordsSplit,
+        long recordsMerged,
         IReadOnlyDictionary<string, long> recordsDropped,
         IReadOnlyDictionary<string, long> usageValuesDropped,
         IReadOnlyDictionary<string, long> fixes,
@@ -20,6 +21,7 @@ public sealed class TokenTelemetryStats
         RecordsAccepted = recordsAccepted;
         EventsWritten = eventsWritten;
         RecordsSplit = recordsSplit;
+        RecordsMerged = recordsMerged;
         RecordsDropped = recordsDropped;
         UsageValuesDropped = usageValuesDropped;
         Fixes = fixes;
@@ -32,11 +34,14 @@ public sealed class TokenTelemetryStats
     /// <summary>Records the router turned into EMF and put into the stream.</summary>
     public long RecordsAccepted { get; }
 
-    /// <summary>EMF events written (a record with more than 100 usage keys is several events).</summary>
+    /// <summary>EMF events written (a record with more than 100 usage keys is several events; in merge mode one event holds many records).</summary>
     public long EventsWritten { get; }
 
     /// <summary>Records that were split into several events.</summary>
     public long RecordsSplit { get; }
+
+    /// <summary>Merge mode: records written into one event together with other records (<c>merge.enabled = on</c>).</summary>
+    public long RecordsMerged { get; }
 
     /// <summary>Records dropped before reaching any emitter, by reason (see <see cref="DropReasons"/>).</summary>
     public IReadOnlyDictionary<string, long> RecordsDropped { get; }

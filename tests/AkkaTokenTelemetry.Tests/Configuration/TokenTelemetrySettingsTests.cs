@@ -24,6 +24,8 @@ public class TokenTelemetrySettingsTests
         Assert.Equal(256 * 1024, settings.BatchMaxBytes);
         Assert.Equal(TimeSpan.FromMilliseconds(200), settings.BatchMaxDelay);
         Assert.False(settings.MergeEnabled);
+        Assert.Equal(100, settings.MergeMaxValues);
+        Assert.Equal(TimeSpan.FromMinutes(1), settings.MergeMaxSkew);
         var stdout = Assert.Single(settings.Emitters);
         Assert.Equal(("stdout", "stdout"), (stdout.Name, stdout.Type));
         Assert.Equal(64, stdout.BufferBatches);
@@ -75,7 +77,10 @@ public class TokenTelemetrySettingsTests
     [InlineData("akka.token-telemetry.emitters = [stdout, stdout]", "akka.token-telemetry.emitters")]
     [InlineData("akka.token-telemetry.storage-resolution = 30", "akka.token-telemetry.storage-resolution")]
     [InlineData("akka.token-telemetry.shutdown-timeout = 0s", "akka.token-telemetry.shutdown-timeout")]
-    [InlineData("akka.token-telemetry.merge.enabled = on", "akka.token-telemetry.merge.enabled")]
+    [InlineData("akka.token-telemetry.merge.max-values = 101", "akka.token-telemetry.merge.max-values")]
+    [InlineData("akka.token-telemetry.merge.max-values = 0", "akka.token-telemetry.merge.max-values")]
+    [InlineData("akka.token-telemetry.merge.max-skew = 0s", "akka.token-telemetry.merge.max-skew")]
+    [InlineData("akka.token-telemetry.merge.enabled = sometimes", "akka.token-telemetry.merge.enabled")]
     public void BadValue_FailsNamingItsHoconPath(string hocon, string path)
     {
         var e = Assert.Throws<ConfigurationException>(() => Parse(hocon));

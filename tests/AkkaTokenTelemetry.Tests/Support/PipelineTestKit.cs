@@ -18,6 +18,8 @@ public abstract class PipelineTestKit : Akka.TestKit.Xunit2.TestKit
     /// <summary>Fast defaults for tests: short delays and backoffs, nothing on stdout.</summary>
     public const string TestDefaults = """
         akka.loglevel = WARNING
+        akka.stdout-loglevel = OFF
+        akka.loggers = ["AkkaTokenTelemetry.StandardErrorLogger, AkkaTokenTelemetry"]
         akka.token-telemetry {
           emitters = []
           batch.max-delay = 50ms

@@ -120,8 +120,13 @@ internal sealed class EmfBatchStage : GraphStage<FlowShape<IngressItem, EmfBatch
             }
         }
 
-        private bool IsFull =>
-            _records >= _stage._maxRecords || (_merger?.EstimatedBytes ?? _buffer.WrittenCount) >= _stage._maxBytes || _carry is not null;
+        /// <summary>
+        /// Whether the batch must go out. In merge mode the limits apply to what will be written: max-records counts
+        /// the events the merged records will become, max-bytes their estimated size.
+        /// </summary>
+        private bool IsFull => _merger is { } merger
+            ? merger.EstimatedEvents >= _stage._maxRecords || merger.EstimatedBytes >= _stage._maxBytes
+            : _records >= _stage._maxRecords || _buffer.WrittenCount >= _stage._maxBytes || _carry is not null;
 
         private bool IsEmpty => _records == 0 && _markers.Count == 0;
 

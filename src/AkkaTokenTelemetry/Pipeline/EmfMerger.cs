@@ -13,13 +13,16 @@ namespace AkkaTokenTelemetry;
 /// <remarks>Not thread-safe: one per batching stage.</remarks>
 internal sealed class EmfMerger
 {
-    /// <summary>Bytes one value takes at most in an array: up to 20 digits and a comma.</summary>
-    private const int BytesPerValue = EmfTemplate.MaxNumberLength + 1;
-
     private readonly int _maxValues;
     private readonly long _maxSkewMs;
     private readonly Dictionary<MergeKey, List<UsageRecord>> _groups = new(MergeKeyComparer.Instance);
     private readonly List<List<UsageRecord>> _order = [];
+    private readonly Stack<List<UsageRecord>> _spareGroups = new();
+    private readonly List<string> _names = [];
+    private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
+    private int[] _counts = new int[16];
+    private int[] _offsets = new int[16];
+    private long[] _values = new long[256];
 
     public EmfMerger(int maxValues, TimeSpan maxSkew)
     {
@@ -33,20 +36,31 @@ internal sealed class EmfMerger
     /// <summary>An upper bound of the bytes the records added so far will take once written.</summary>
     public long EstimatedBytes { get; private set; }
 
+    /// <summary>About how many events the records added so far will become (one per group and per max-values records).</summary>
+    public int EstimatedEvents { get; private set; }
+
     public void Add(UsageRecord record)
     {
         var key = new MergeKey(record.Profile.Context, record.Profile.JsonEmitter, record.DimensionValues);
         if (!_groups.TryGetValue(key, out var group))
         {
-            group = [];
+            group = _spareGroups.Count > 0 ? _spareGroups.Pop() : [];
             _groups.Add(key, group);
             _order.Add(group);
             EstimatedBytes += EstimateStatic(record);
         }
 
+        if (group.Count % _maxValues == 0)
+        {
+            EstimatedEvents++;
+        }
+
         group.Add(record);
         RecordCount++;
-        EstimatedBytes += record.Usage.Length * BytesPerValue;
+        foreach (var entry in record.Usage)
+        {
+            EstimatedBytes += Digits(entry.Value) + 1; // the value and its comma
+        }
     }
 
     /// <summary>
@@ -60,8 +74,15 @@ internal sealed class EmfMerger
         var merged = 0;
         foreach (var group in _order)
         {
-            // Stable, so records with equal timestamps keep their order.
-            var records = group.Count > 1 ? group.OrderBy(r => r.TimestampMs).ToArray() : [group[0]];
+            if (!IsSortedByTime(group))
+            {
+                // Stable, so records with equal timestamps keep their order.
+                var sorted = group.OrderBy(r => r.TimestampMs).ToArray();
+                group.Clear();
+                group.AddRange(sorted);
+            }
+
+            var records = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(group);
             var start = 0;
             while (start < records.Length)
             {
@@ -71,35 +92,92 @@ internal sealed class EmfMerger
                     end++;
                 }
 
-                events += WriteRun(writer, buffer, records.AsSpan(start, end - start), eventEnds, eventEmitters);
-                if (end - start > 1)
+                var run = records[start..end];
+                if (run.Length == 1)
                 {
-                    merged += end - start;
+                    // Nothing to merge: the plain event (the same bytes a merged event of one record would be).
+                    var record = run[0];
+                    var before = eventEnds.Count;
+                    var written = writer.WriteRecord(buffer, record.Profile.Context, record.DimensionValues, record.Usage, record.TimestampMs);
+                    AddEnds(buffer, eventEnds, written);
+                    for (var i = 0; i < written; i++)
+                    {
+                        eventEmitters.Add(record.Profile.JsonEmitter);
+                    }
+
+                    events += eventEnds.Count - before;
+                }
+                else
+                {
+                    events += WriteRun(writer, buffer, run, eventEnds, eventEmitters);
+                    merged += run.Length;
                 }
 
                 start = end;
             }
+
+            group.Clear();
+            _spareGroups.Push(group);
         }
 
         _groups.Clear();
         _order.Clear();
         RecordCount = 0;
         EstimatedBytes = 0;
+        EstimatedEvents = 0;
         return (events, merged);
     }
 
-    private static int WriteRun(EmfEventWriter writer, ByteBufferWriter buffer, ReadOnlySpan<UsageRecord> run, List<int> eventEnds, List<JsonEmitter?> eventEmitters)
+    private static bool IsSortedByTime(List<UsageRecord> group)
+    {
+        for (var i = 1; i < group.Count; i++)
+        {
+            if (group[i].TimestampMs < group[i - 1].TimestampMs)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Notes the ends of the <paramref name="written"/> events just written (a record over 100 keys is several).</summary>
+    private static void AddEnds(ByteBufferWriter buffer, List<int> eventEnds, int written)
+    {
+        if (written == 1)
+        {
+            eventEnds.Add(buffer.WrittenCount);
+            return;
+        }
+
+        var bytes = buffer.WrittenSpan;
+        var ends = new List<int>(written);
+        for (var i = bytes.Length - 1; i >= 0 && ends.Count < written; i--)
+        {
+            if (bytes[i] == (byte)'\n')
+            {
+                ends.Add(i + 1);
+            }
+        }
+
+        ends.Reverse();
+        eventEnds.AddRange(ends);
+    }
+
+    private int WriteRun(EmfEventWriter writer, ByteBufferWriter buffer, ReadOnlySpan<UsageRecord> run, List<int> eventEnds, List<JsonEmitter?> eventEmitters)
     {
         var first = run[0];
 
         // The metrics of the run, in the order they first appear.
-        var names = new List<string>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var names = _names;
+        var index = _index;
+        names.Clear();
+        index.Clear();
         foreach (var record in run)
         {
             foreach (var entry in record.Usage)
             {
-                if (seen.Add(entry.Name))
+                if (index.TryAdd(entry.Name, names.Count))
                 {
                     names.Add(entry.Name);
                 }
@@ -109,37 +187,36 @@ internal sealed class EmfMerger
         var events = 0;
         for (var chunkStart = 0; chunkStart < names.Count; chunkStart += EmfLimits.MaxMetricsPerEvent)
         {
-            var chunk = names.GetRange(chunkStart, Math.Min(EmfLimits.MaxMetricsPerEvent, names.Count - chunkStart)).ToArray();
-            var index = new Dictionary<string, int>(chunk.Length, StringComparer.Ordinal);
-            for (var i = 0; i < chunk.Length; i++)
-            {
-                index[chunk[i]] = i;
-            }
-
-            var counts = new int[chunk.Length];
+            var chunkLength = Math.Min(EmfLimits.MaxMetricsPerEvent, names.Count - chunkStart);
+            var chunk = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(names).Slice(chunkStart, chunkLength);
+            var counts = Scratch(ref _counts, chunkLength);
+            var offsets = Scratch(ref _offsets, chunkLength);
+            counts.Clear();
             foreach (var record in run)
             {
                 foreach (var entry in record.Usage)
                 {
-                    if (index.TryGetValue(entry.Name, out var metric))
+                    var metric = index[entry.Name] - chunkStart;
+                    if ((uint)metric < (uint)chunkLength)
                     {
                         counts[metric]++;
                     }
                 }
             }
 
-            var offsets = new int[chunk.Length];
-            for (var i = 1; i < chunk.Length; i++)
+            offsets[0] = 0;
+            for (var i = 1; i < chunkLength; i++)
             {
                 offsets[i] = offsets[i - 1] + counts[i - 1];
             }
 
-            var values = new long[offsets[^1] + counts[^1]];
+            var values = Scratch(ref _values, offsets[chunkLength - 1] + counts[chunkLength - 1]);
             foreach (var record in run)
             {
                 foreach (var entry in record.Usage)
                 {
-                    if (index.TryGetValue(entry.Name, out var metric))
+                    var metric = index[entry.Name] - chunkStart;
+                    if ((uint)metric < (uint)chunkLength)
                     {
                         values[offsets[metric]++] = entry.Value;
                     }
@@ -153,6 +230,28 @@ internal sealed class EmfMerger
         }
 
         return events;
+    }
+
+    /// <summary>A reusable scratch array of at least <paramref name="length"/>, cut to exactly that.</summary>
+    private static Span<T> Scratch<T>(ref T[] array, int length)
+    {
+        if (array.Length < length)
+        {
+            array = new T[Math.Max(length, array.Length * 2)];
+        }
+
+        return array.AsSpan(0, length);
+    }
+
+    private static int Digits(long value)
+    {
+        var digits = value < 0 ? 2 : 1;
+        for (var v = Math.Abs(value / 10); v > 0; v /= 10)
+        {
+            digits++;
+        }
+
+        return digits;
     }
 
     private static long EstimateStatic(UsageRecord record)

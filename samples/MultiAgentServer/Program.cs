@@ -13,6 +13,7 @@ const int CallsPerAgent = 5;
 var config = ConfigurationFactory.ParseString("""
     akka.loglevel = WARNING
     akka.loggers = ["AkkaTokenTelemetry.StandardErrorLogger, AkkaTokenTelemetry"]   # stdout stays pure EMF
+    akka.stdout-loglevel = OFF                                                     # also while Akka starts and stops
     akka.token-telemetry {
       namespace = "Strands/AgentTokenUsage"
       dimensions = [["Model"], ["Model", "Agent"]]

@@ -8,7 +8,8 @@ namespace AkkaTokenTelemetry;
 /// An Akka.NET logger that writes log events to standard error. When stdout carries EMF (the <c>stdout</c> emitter,
 /// AWS Lambda, a CloudWatch agent tailing the container's output), Akka's default logger would mix its lines into
 /// the same stream; configure this one instead so stdout stays pure EMF:
-/// <c>akka.loggers = ["AkkaTokenTelemetry.StandardErrorLogger, AkkaTokenTelemetry"]</c>.
+/// <c>akka.loggers = ["AkkaTokenTelemetry.StandardErrorLogger, AkkaTokenTelemetry"]</c>, together with
+/// <c>akka.stdout-loglevel = OFF</c> (Akka writes to stdout directly while its loggers start and stop).
 /// </summary>
 public sealed class StandardErrorLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMessageQueueSemantics>
 {

@@ -20,6 +20,7 @@ public class ReadmeQuickStartTests
             // --- as in README.md ---
             var config = ConfigurationFactory.ParseString("""
                 akka.loggers = ["AkkaTokenTelemetry.StandardErrorLogger, AkkaTokenTelemetry"]   # keep stdout pure EMF
+                akka.stdout-loglevel = OFF                                                     # also while Akka starts and stops
                 """).WithFallback(TokenTelemetry.DefaultConfig);                             // reference.conf as fallback
             var system = ActorSystem.Create("agents", config);
             var telemetry = TokenTelemetry.Get(system);                                 // starts the pipeline from HOCON

@@ -14,8 +14,6 @@ namespace AkkaTokenTelemetry.Benchmarks;
 /// </summary>
 internal static class MergeCommand
 {
-    private const int Window = 50_000;
-
     public static async Task<int> RunAsync(string[] args)
     {
         var seconds = 5.0;
@@ -61,11 +59,11 @@ internal static class MergeCommand
         var telemetry = TokenTelemetry.Get(system);
         var (hooks, events) = scenario == "sessions" ? Sessions(telemetry) : Models(telemetry);
 
-        Produce(hooks, events, counter, TimeSpan.FromSeconds(1));
+        ClosedLoop.Produce(hooks, events, () => counter.Records, TimeSpan.FromSeconds(1));
         await telemetry.FlushAsync();
         var (startRecords, startBytes) = (counter.Records, counter.Bytes);
         var watch = Stopwatch.StartNew();
-        Produce(hooks, events, counter, TimeSpan.FromSeconds(seconds));
+        ClosedLoop.Produce(hooks, events, () => counter.Records, TimeSpan.FromSeconds(seconds));
         var elapsed = watch.Elapsed;
         var records = counter.Records - startRecords;
         await telemetry.FlushAsync();
@@ -114,28 +112,6 @@ internal static class MergeCommand
         Agent = new AgentInfo { Name = agent },
         Result = new AgentResult { Usage = StandardPayload.UsageMap.ToDictionary(), Model = model },
     };
-
-    private static void Produce(TokenUsageHook[] hooks, AfterInvocationEvent[] events, ByteCounter counter, TimeSpan duration)
-    {
-        long sent = 0;
-        var start = counter.Records;
-        var watch = Stopwatch.StartNew();
-        var n = 0;
-        while (watch.Elapsed < duration)
-        {
-            for (var i = 0; i < 1000; i++)
-            {
-                hooks[n].OnAfterInvocation(events[n]);
-                n = n + 1 == hooks.Length ? 0 : n + 1;
-            }
-
-            sent += 1000;
-            while (sent - (counter.Records - start) > Window)
-            {
-                Thread.Yield();
-            }
-        }
-    }
 
     /// <summary>Counts the records and bytes it is given, and writes nothing.</summary>
     private sealed class ByteCounter : IEmfEmitter

@@ -15,9 +15,6 @@ namespace AkkaTokenTelemetry.Benchmarks;
 /// </summary>
 internal static class ThroughputCommand
 {
-    /// <summary>Records the producer may have in flight (sent, not yet delivered) before it waits.</summary>
-    private const int Window = 50_000;
-
     public static async Task<int> RunAsync(string[] args)
     {
         var seconds = 10.0;
@@ -80,11 +77,11 @@ internal static class ThroughputCommand
         var e = Event();
 
         // Warm up, then measure: the producer keeps at most Window records in flight, so nothing is dropped.
-        Produce(hook, e, delivered, TimeSpan.FromSeconds(1), out _);
+        ClosedLoop.Produce([hook], [e], () => delivered.RecordsDelivered, TimeSpan.FromSeconds(1));
         await telemetry.FlushAsync();
         var startDelivered = delivered.RecordsDelivered;
         var watch = Stopwatch.StartNew();
-        var sent = Produce(hook, e, delivered, TimeSpan.FromSeconds(seconds), out var sentInWindow);
+        ClosedLoop.Produce([hook], [e], () => delivered.RecordsDelivered, TimeSpan.FromSeconds(seconds));
         var deliveredInWindow = delivered.RecordsDelivered - startDelivered;
         var elapsed = watch.Elapsed;
         await telemetry.FlushAsync();
@@ -103,28 +100,6 @@ internal static class ThroughputCommand
             ["dropped"] = stats.RecordsDroppedTotal + stats.Emitters["null"].RecordsDroppedTotal,
             ["peak_working_set_bytes"] = Process.GetCurrentProcess().PeakWorkingSet64,
         };
-    }
-
-    private static long Produce(TokenUsageHook hook, AfterInvocationEvent e, TelemetryCounters.EmitterCounters delivered, TimeSpan duration, out long sent)
-    {
-        sent = 0;
-        var start = delivered.RecordsDelivered;
-        var watch = Stopwatch.StartNew();
-        while (watch.Elapsed < duration)
-        {
-            for (var i = 0; i < 1000; i++)
-            {
-                hook.OnAfterInvocation(e);
-            }
-
-            sent += 1000;
-            while (sent - (delivered.RecordsDelivered - start) > Window)
-            {
-                Thread.Yield();
-            }
-        }
-
-        return sent;
     }
 
     private static async Task<Dictionary<string, object>> RunStalledAsync(double seconds)

@@ -176,10 +176,8 @@ internal sealed class TelemetryCounters : IDisposable
 
         public void Dropped(string reason, EmfBatch batch)
         {
-            Add(_recordsDropped, reason, batch.RecordCount);
             Add(_batchesDropped, reason, 1);
-            var tags = new TagList { _tag, { "reason", reason } };
-            _owner._dropped.Add(batch.RecordCount, tags);
+            DroppedRecords(reason, batch.RecordCount);
         }
 
         public void DroppedRecords(string reason, long records)

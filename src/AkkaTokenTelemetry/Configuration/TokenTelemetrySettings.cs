@@ -390,10 +390,11 @@ internal sealed class EmitterSettings
     public double BackoffRandomFactor { get; private init; }
 
     /// <summary>
-    /// The longest a branch waits for one batch: every attempt, every backoff between attempts, and slack.
+    /// The longest a branch waits for one batch: every attempt, every backoff between attempts, a restart of the
+    /// sink after its own backoff, and slack.
     /// </summary>
     public TimeSpan BatchTimeout =>
-        (AskTimeout * (MaxRetriesPerBatch + 1)) + (BackoffMax * MaxRetriesPerBatch) + TimeSpan.FromSeconds(5);
+        (AskTimeout * (MaxRetriesPerBatch + 1)) + (BackoffMax * (MaxRetriesPerBatch + 1.2 + BackoffRandomFactor)) + TimeSpan.FromSeconds(5);
 
     public static EmitterSettings Create(string name, Config c, string path)
     {

@@ -30,7 +30,7 @@ public static class DropReasons
     /// <summary>A hook's own emitter threw for this event.</summary>
     public const string EmitterError = "emitter_error";
 
-    /// <summary>A record could not be written as EMF (a bug): it was cut off whole, so no malformed line went out.</summary>
+    /// <summary>A record could not be resolved or written as EMF (a bug): it was dropped whole, so no malformed line went out.</summary>
     public const string WriteError = "write_error";
 
     /// <summary>An unexpected error in the hook (the agent never sees it).</summary>

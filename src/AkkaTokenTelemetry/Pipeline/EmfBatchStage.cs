@@ -267,9 +267,24 @@ internal sealed class EmfBatchStage : GraphStage<FlowShape<IngressItem, EmfBatch
             if (_merger is { RecordCount: > 0 })
             {
                 _eventEmitters ??= [];
-                var (events, merged) = _merger.WriteTo(_writer, _buffer, _eventEnds, _eventEmitters);
-                _stage._counters.Written(events, split: false);
-                _stage._counters.Merged(merged);
+                try
+                {
+                    var (events, merged) = _merger.WriteTo(_writer, _buffer, _eventEnds, _eventEmitters);
+                    _stage._counters.Written(events, split: false);
+                    _stage._counters.Merged(merged);
+                }
+                catch (Exception e)
+                {
+                    // Never let a half-written batch out: drop it whole, count it, keep the stream alive.
+                    _stage._counters.RecordsDropped(DropReasons.WriteError, _merger.RecordCount);
+                    Log.Error(e, "Token telemetry could not write a merged batch of {0} records; they were dropped and counted as write_error.", _merger.RecordCount);
+                    _merger.Clear();
+                    _buffer.Truncate(0);
+                    _eventEnds.Clear();
+                    _eventEmitters.Clear();
+                    _records = 0;
+                }
+
                 if (_eventEmitters.TrueForAll(e => e is null))
                 {
                     _eventEmitters.Clear();

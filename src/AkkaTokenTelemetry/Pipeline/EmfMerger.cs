@@ -116,6 +116,17 @@ internal sealed class EmfMerger
                 start = end;
             }
 
+        }
+
+        Clear();
+        return (events, merged);
+    }
+
+    /// <summary>Forgets every record added (after a failed write, whose records are counted as dropped).</summary>
+    public void Clear()
+    {
+        foreach (var group in _order)
+        {
             group.Clear();
             _spareGroups.Push(group);
         }
@@ -125,7 +136,6 @@ internal sealed class EmfMerger
         RecordCount = 0;
         EstimatedBytes = 0;
         EstimatedEvents = 0;
-        return (events, merged);
     }
 
     private static bool IsSortedByTime(List<UsageRecord> group)

@@ -5,8 +5,20 @@ using Polly.Retry;
 
 namespace AkkaTokenTelemetry;
 
-/// <summary>Asks an emitter sink to deliver one batch; answered with an <see cref="EmitOutcome"/>.</summary>
-internal sealed record EmitBatch(EmfBatch Batch);
+/// <summary>
+/// Asks an emitter sink to deliver one batch; answered with an <see cref="EmitOutcome"/>. The same message is sent
+/// again when the sink answers "restarting", and whoever settles the batch first — the sink (delivered, retries
+/// exhausted) or the branch (gave up waiting) — counts it, so a batch is never counted twice.
+/// </summary>
+internal sealed class EmitBatch(EmfBatch batch)
+{
+    private int _settled;
+
+    public EmfBatch Batch { get; } = batch;
+
+    /// <summary>Claims the right to count this batch's outcome; true only for the first caller.</summary>
+    public bool TrySettle() => Interlocked.Exchange(ref _settled, 1) == 0;
+}
 
 /// <summary>How a batch ended at an emitter.</summary>
 internal enum EmitOutcome
@@ -121,10 +133,11 @@ internal sealed class EmitterSinkActor : ReceiveActor
         Exception? failure = null;
         try
         {
+            // Resume on the actor's own context (not ConfigureAwait(false)): Context is used below.
             await _retry.ExecuteAsync(
                 static async (state, token) => await state.Self.AttemptAsync(state.Batch, token).ConfigureAwait(false),
                 (Self: this, Batch: batch),
-                _stopping.Token).ConfigureAwait(false);
+                _stopping.Token).ConfigureAwait(true);
         }
         catch (Exception e)
         {
@@ -133,7 +146,11 @@ internal sealed class EmitterSinkActor : ReceiveActor
 
         if (failure is null)
         {
-            _counters.Delivered(batch);
+            if (message.TrySettle())
+            {
+                _counters.Delivered(batch);
+            }
+
             sender.Tell(EmitOutcome.Delivered);
             return;
         }
@@ -141,11 +158,16 @@ internal sealed class EmitterSinkActor : ReceiveActor
         if (_stopping.IsCancellationRequested)
         {
             // Stopped mid-batch: the drain gave up and has already counted every undelivered record as shutdown.
+            message.TrySettle();
             sender.Tell(EmitOutcome.RetriesExhausted);
             return;
         }
 
-        _counters.Dropped(DropReasons.RetriesExhausted, batch);
+        if (message.TrySettle())
+        {
+            _counters.Dropped(DropReasons.RetriesExhausted, batch);
+        }
+
         sender.Tell(EmitOutcome.RetriesExhausted);
         _log.Warning(
             "Token telemetry emitter '{0}' failed a batch of {1} records on all {2} attempts; it was dropped (counted as {3}) and the emitter will be restarted. Last error: {4}",
@@ -176,6 +198,12 @@ internal sealed class EmitterSinkActor : ReceiveActor
         try
         {
             await task.WaitAsync(_settings.AskTimeout, _time, stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested && !task.IsCompleted)
+        {
+            // Stopping while the emitter still runs: it may still read the batch, so its memory is never reused.
+            batch.Abandon();
+            throw;
         }
         catch (TimeoutException e)
         {

@@ -133,7 +133,18 @@ internal sealed class TelemetryPipeline
         }
 
         Router.Tell(new FlushRequest(main, hooks));
-        await Task.WhenAll(main.Done, hooks.Done).WaitAsync(cancellationToken).ConfigureAwait(false);
+
+        // If the streams end before the markers get through (a drain racing this flush), their end settles the flush.
+        var markers = Task.WhenAll(main.Done, hooks.Done);
+        await Task.WhenAny(markers, Completion).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (markers.IsCompleted)
+        {
+            await markers.ConfigureAwait(false);
+        }
+        else
+        {
+            await Completion.ConfigureAwait(false); // throws if the streams failed
+        }
     }
 
     /// <summary>Called by the router when it has handled every record before the drain request.</summary>
@@ -415,10 +426,12 @@ internal sealed class TelemetryPipeline
 
     private async Task<NotUsed> DeliverAsync(EmfBatch batch, IActorRef sink, EmitterSettings settings, TelemetryCounters.EmitterCounters counters)
     {
+        EmitBatch? message = null;
         try
         {
             if (batch.Count > 0)
             {
+                message = new EmitBatch(batch);
                 var started = Time.GetTimestamp();
                 while (true)
                 {
@@ -426,11 +439,15 @@ internal sealed class TelemetryPipeline
                     if (remaining <= TimeSpan.Zero)
                     {
                         batch.Abandon();
-                        counters.Dropped(DropReasons.EmitTimeout, batch);
+                        if (message.TrySettle())
+                        {
+                            counters.Dropped(DropReasons.EmitTimeout, batch);
+                        }
+
                         break;
                     }
 
-                    var reply = await sink.Ask<object>(new EmitBatch(batch), remaining).ConfigureAwait(false);
+                    var reply = await sink.Ask<object>(message, remaining).ConfigureAwait(false);
                     if (reply is EmitterRestarting)
                     {
                         await Task.Delay(settings.BackoffMin, Time).ConfigureAwait(false);
@@ -443,9 +460,14 @@ internal sealed class TelemetryPipeline
         }
         catch (Exception e)
         {
-            // An ask that timed out: the sink may still hold the batch, so its memory is never reused.
+            // An ask that timed out: the sink may still hold the batch, so its memory is never reused. The sink may
+            // still settle it; whoever settles first counts it.
             batch.Abandon();
-            counters.Dropped(DropReasons.EmitTimeout, batch);
+            if (message?.TrySettle() ?? true)
+            {
+                counters.Dropped(DropReasons.EmitTimeout, batch);
+            }
+
             Log.Warning("Token telemetry emitter '{0}' did not answer for a batch of {1} records within {2}; it was dropped (counted as {3}). {4}", counters.Name, batch.RecordCount, settings.BatchTimeout, DropReasons.EmitTimeout, e.Message);
         }
         finally

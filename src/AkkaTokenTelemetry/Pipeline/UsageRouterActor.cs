@@ -58,6 +58,20 @@ public sealed class UsageRouterActor : ReceiveActor
             _pipeline.LeftMailbox();
         }
 
+        try
+        {
+            Route(message);
+        }
+        catch (Exception e)
+        {
+            // A bug must not restart the router with the record uncounted.
+            _counters.RecordsDropped(DropReasons.WriteError);
+            _log.Error(e, "Token telemetry's router failed on a record; it was dropped and counted as {0}.", DropReasons.WriteError);
+        }
+    }
+
+    private void Route(UsageRecorded message)
+    {
         if (_completed)
         {
             _counters.RecordsDropped(DropReasons.Shutdown);

@@ -24,6 +24,7 @@ internal sealed class EmfEventWriter
     private readonly HashSet<EmfTemplate> _templates;
     private readonly HashSet<EmfTemplate>.AlternateLookup<EmfTemplateKey> _lookup;
     private readonly int _capacity;
+    private EmfTemplate? _last;
 
     public EmfEventWriter(int templateCapacity = DefaultTemplateCapacity)
     {
@@ -139,8 +140,15 @@ internal sealed class EmfEventWriter
 
     private EmfTemplate GetTemplate(EmfTemplateKey key)
     {
+        // Consecutive records of one agent and model usually need the same template: compare before hashing.
+        if (_last is { } last && EmfTemplateComparer.Instance.Equals(key, last))
+        {
+            return last;
+        }
+
         if (_lookup.TryGetValue(key, out var template))
         {
+            _last = template;
             return template;
         }
 
@@ -152,6 +160,7 @@ internal sealed class EmfEventWriter
 
         template = EmfTemplateComparer.Instance.Create(key);
         _templates.Add(template);
+        _last = template;
         return template;
     }
 

@@ -28,11 +28,11 @@ internal sealed class TelemetryCounters : IDisposable
     private readonly ConcurrentDictionary<string, StrongBox> _usageValuesDropped = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, StrongBox> _fixCounts = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, EmitterCounters> _emitters = new(StringComparer.Ordinal);
-    private long _receivedCount;
-    private long _acceptedCount;
-    private long _eventCount;
-    private long _splitCount;
-    private long _mergedCount;
+    private PaddedLong _receivedCount;
+    private PaddedLong _acceptedCount;
+    private PaddedLong _eventCount;
+    private PaddedLong _splitCount;
+    private PaddedLong _mergedCount;
     private readonly Counter<long> _merged;
 
     public TelemetryCounters(string systemName)
@@ -53,21 +53,21 @@ internal sealed class TelemetryCounters : IDisposable
 
     public void Received()
     {
-        Interlocked.Increment(ref _receivedCount);
+        Interlocked.Increment(ref _receivedCount.Value);
         _received.Add(1);
     }
 
     /// <summary>The router put a record into the stream's ingress.</summary>
     public void Accepted()
     {
-        Interlocked.Increment(ref _acceptedCount);
+        Interlocked.Increment(ref _acceptedCount.Value);
         _accepted.Add(1);
     }
 
     /// <summary>A full ingress (in drop-oldest mode) evicted a record it had accepted: it is a drop now.</summary>
     public void Evicted()
     {
-        Interlocked.Decrement(ref _acceptedCount);
+        Interlocked.Decrement(ref _acceptedCount.Value);
         _accepted.Add(-1);
         RecordsDropped(DropReasons.QueueFull);
     }
@@ -75,11 +75,11 @@ internal sealed class TelemetryCounters : IDisposable
     /// <summary>The batching stage wrote a record as <paramref name="events"/> events.</summary>
     public void Written(int events, bool split)
     {
-        Interlocked.Add(ref _eventCount, events);
+        Interlocked.Add(ref _eventCount.Value, events);
         _events.Add(events);
         if (split)
         {
-            Interlocked.Increment(ref _splitCount);
+            Interlocked.Increment(ref _splitCount.Value);
             _split.Add(1);
         }
     }
@@ -89,7 +89,7 @@ internal sealed class TelemetryCounters : IDisposable
     {
         if (records > 0)
         {
-            Interlocked.Add(ref _mergedCount, records);
+            Interlocked.Add(ref _mergedCount.Value, records);
             _merged.Add(records);
         }
     }
@@ -115,11 +115,11 @@ internal sealed class TelemetryCounters : IDisposable
     public EmitterCounters Emitter(string name) => _emitters.GetOrAdd(name, static (n, self) => new EmitterCounters(n, self), this);
 
     public TokenTelemetryStats Snapshot() => new(
-        Interlocked.Read(ref _receivedCount),
-        Interlocked.Read(ref _acceptedCount),
-        Interlocked.Read(ref _eventCount),
-        Interlocked.Read(ref _splitCount),
-        Interlocked.Read(ref _mergedCount),
+        Interlocked.Read(ref _receivedCount.Value),
+        Interlocked.Read(ref _acceptedCount.Value),
+        Interlocked.Read(ref _eventCount.Value),
+        Interlocked.Read(ref _splitCount.Value),
+        Interlocked.Read(ref _mergedCount.Value),
         Read(_recordsDropped),
         Read(_usageValuesDropped),
         Read(_fixCounts),

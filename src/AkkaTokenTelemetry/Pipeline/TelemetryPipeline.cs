@@ -68,19 +68,19 @@ internal sealed class TelemetryPipeline
     /// </summary>
     public bool TryEnterMailbox()
     {
-        if (Interlocked.Increment(ref _mailboxPending) <= Settings.IngressBufferSize)
+        if (Interlocked.Increment(ref _mailboxPending.Value) <= Settings.IngressBufferSize)
         {
             return true;
         }
 
-        Interlocked.Decrement(ref _mailboxPending);
+        Interlocked.Decrement(ref _mailboxPending.Value);
         return false;
     }
 
     /// <summary>The router took one record out of its mailbox.</summary>
-    public void LeftMailbox() => Interlocked.Decrement(ref _mailboxPending);
+    public void LeftMailbox() => Interlocked.Decrement(ref _mailboxPending.Value);
 
-    private long _mailboxPending;
+    private PaddedLong _mailboxPending;
 
     /// <summary>Completes when every branch of both graphs has finished.</summary>
     public Task Completion { get; private set; } = Task.CompletedTask;
@@ -219,9 +219,9 @@ internal sealed class TelemetryPipeline
     }
 
     /// <summary>Records accepted for hooks with their own emitter.</summary>
-    private long HookRecordsAccepted => Interlocked.Read(ref _hookRecordsAccepted);
+    private long HookRecordsAccepted => Interlocked.Read(ref _hookRecordsAccepted.Value);
 
-    private long _hookRecordsAccepted;
+    private PaddedLong _hookRecordsAccepted;
 
     private void OnStreamsTerminated(Task completion)
     {
@@ -266,7 +266,7 @@ internal sealed class TelemetryPipeline
                 Counters.Evicted();
                 if (dropped is UsageRecord { Profile.Emitter: not null })
                 {
-                    Interlocked.Decrement(ref _hookRecordsAccepted);
+                    Interlocked.Decrement(ref _hookRecordsAccepted.Value);
                 }
             }
         });
@@ -397,7 +397,7 @@ internal sealed class TelemetryPipeline
         Counters.Accepted();
         if (hooks)
         {
-            Interlocked.Increment(ref _hookRecordsAccepted);
+            Interlocked.Increment(ref _hookRecordsAccepted.Value);
         }
     }
 

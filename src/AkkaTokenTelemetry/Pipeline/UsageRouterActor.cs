@@ -25,9 +25,14 @@ public sealed class UsageRouterActor : ReceiveActor
 {
     private const int MaxWarnings = 1000;
 
+    /// <summary>Hooks whose last resolution is remembered; beyond this the memory starts again empty.</summary>
+    private const int MaxRemembered = 4096;
+
     private readonly TelemetryPipeline _pipeline;
     private readonly TelemetryCounters _counters;
     private readonly HashSet<string> _warned = new(StringComparer.Ordinal);
+    private readonly Dictionary<HookProfile, ResolvedValues> _last = new(ReferenceEqualityComparer.Instance);
+    private string?[] _scratch = new string?[8];
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private bool _completed;
 
@@ -203,7 +208,13 @@ public sealed class UsageRouterActor : ReceiveActor
     private string[] ResolveDimensions(AfterInvocationEvent e, HookProfile profile)
     {
         var keys = profile.Context.DimensionKeys;
-        var values = new string?[keys.Length];
+        if (_scratch.Length < keys.Length)
+        {
+            _scratch = new string?[keys.Length];
+        }
+
+        var values = _scratch.AsSpan(0, keys.Length);
+        values.Clear();
         if (profile.ModelIndex >= 0)
         {
             values[profile.ModelIndex] = e.Result?.Model ?? e.Agent?.DefaultModelId;
@@ -232,27 +243,54 @@ public sealed class UsageRouterActor : ReceiveActor
             ApplyResolver(resolver, e, profile, values);
         }
 
+        // Consecutive records of a hook mostly resolve to the same values: reuse the last result (it is never
+        // changed once made), so the writer's template lookup finds it at once. Its fixes still count per record.
+        if (_last.TryGetValue(profile, out var last) && values.SequenceEqual(last.Raw))
+        {
+            foreach (var fix in last.Fixes)
+            {
+                _counters.Fixed(fix);
+            }
+
+            return last.Resolved;
+        }
+
         var result = new string[values.Length];
+        var fixes = new List<string>();
         for (var i = 0; i < values.Length; i++)
         {
             result[i] = EmfRules.SanitizeDimensionValue(values[i], profile.MissingValue, out var fix);
             switch (fix)
             {
                 case DimensionValueFix.Missing:
-                    _counters.Fixed(FixKinds.MissingDimensionValue);
+                    fixes.Add(FixKinds.MissingDimensionValue);
                     WarnOnce("missing:" + keys[i], "Dimension '{0}' had no value; it was set to '{1}' (counted as {2}).", keys[i], profile.MissingValue, FixKinds.MissingDimensionValue);
                     break;
                 case DimensionValueFix.Sanitized:
-                    _counters.Fixed(FixKinds.SanitizedDimensionValue);
+                    fixes.Add(FixKinds.SanitizedDimensionValue);
                     WarnOnce("sanitized:" + keys[i], "Dimension '{0}' had a value that is not 1-1024 printable ASCII characters ({1}); it was sanitized to '{2}' (counted as {3}).", keys[i], EmfValidationException.Quote(values[i]), result[i], FixKinds.SanitizedDimensionValue);
                     break;
             }
         }
 
+        foreach (var fix in fixes)
+        {
+            _counters.Fixed(fix);
+        }
+
+        if (_last.Count >= MaxRemembered && !_last.ContainsKey(profile))
+        {
+            _last.Clear();
+        }
+
+        _last[profile] = new ResolvedValues(values.ToArray(), result, fixes.ToArray());
         return result;
     }
 
-    private void ApplyResolver(Func<AfterInvocationEvent, IReadOnlyDictionary<string, string>?> resolver, AfterInvocationEvent e, HookProfile profile, string?[] values)
+    /// <summary>A hook's last resolution: the values before sanitizing, after, and the fixes made.</summary>
+    private sealed record ResolvedValues(string?[] Raw, string[] Resolved, string[] Fixes);
+
+    private void ApplyResolver(Func<AfterInvocationEvent, IReadOnlyDictionary<string, string>?> resolver, AfterInvocationEvent e, HookProfile profile, Span<string?> values)
     {
         IReadOnlyDictionary<string, string>? resolved;
         try

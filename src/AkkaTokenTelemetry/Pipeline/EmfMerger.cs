@@ -23,6 +23,7 @@ internal sealed class EmfMerger
     private int[] _counts = new int[16];
     private int[] _offsets = new int[16];
     private long[] _values = new long[256];
+    private string[] _chunkNames = new string[16];
 
     public EmfMerger(int maxValues, TimeSpan maxSkew)
     {
@@ -177,6 +178,11 @@ internal sealed class EmfMerger
     private int WriteRun(EmfEventWriter writer, ByteBufferWriter buffer, ReadOnlySpan<UsageRecord> run, List<int> eventEnds, List<JsonEmitter?> eventEmitters)
     {
         var first = run[0];
+        if (first.Usage.Length <= EmfLimits.MaxMetricsPerEvent && SameMetrics(run))
+        {
+            // The usual case: every record reports the same counters in the same order.
+            return WriteSameMetrics(writer, buffer, run, eventEnds, eventEmitters);
+        }
 
         // The metrics of the run, in the order they first appear.
         var names = _names;
@@ -242,6 +248,52 @@ internal sealed class EmfMerger
         return events;
     }
 
+    private static bool SameMetrics(ReadOnlySpan<UsageRecord> run)
+    {
+        var names = run[0].Usage;
+        for (var r = 1; r < run.Length; r++)
+        {
+            var usage = run[r].Usage;
+            if (usage.Length != names.Length)
+            {
+                return false;
+            }
+
+            for (var i = 0; i < usage.Length; i++)
+            {
+                if (!string.Equals(usage[i].Name, names[i].Name, StringComparison.Ordinal))
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    private int WriteSameMetrics(EmfEventWriter writer, ByteBufferWriter buffer, ReadOnlySpan<UsageRecord> run, List<int> eventEnds, List<JsonEmitter?> eventEmitters)
+    {
+        var first = run[0];
+        var metrics = first.Usage.Length;
+        var names = Scratch(ref _chunkNames, metrics);
+        var counts = Scratch(ref _counts, metrics);
+        var values = Scratch(ref _values, metrics * run.Length);
+        for (var m = 0; m < metrics; m++)
+        {
+            names[m] = first.Usage[m].Name;
+            counts[m] = run.Length;
+            for (var r = 0; r < run.Length; r++)
+            {
+                values[(m * run.Length) + r] = run[r].Usage[m].Value;
+            }
+        }
+
+        writer.WriteMerged(buffer, first.Profile.Context, first.DimensionValues, names, values, counts, first.TimestampMs);
+        eventEnds.Add(buffer.WrittenCount);
+        eventEmitters.Add(first.Profile.JsonEmitter);
+        return 1;
+    }
+
     /// <summary>A reusable scratch array of at least <paramref name="length"/>, cut to exactly that.</summary>
     private static Span<T> Scratch<T>(ref T[] array, int length)
     {
@@ -253,15 +305,16 @@ internal sealed class EmfMerger
         return array.AsSpan(0, length);
     }
 
+    /// <summary>Decimal digits of a count (at most one too many): from its bit length, without dividing.</summary>
     private static int Digits(long value)
     {
-        var digits = value < 0 ? 2 : 1;
-        for (var v = Math.Abs(value / 10); v > 0; v /= 10)
+        if (value <= 0)
         {
-            digits++;
+            return value == 0 ? 1 : EmfTemplate.MaxNumberLength;
         }
 
-        return digits;
+        var bits = 64 - System.Numerics.BitOperations.LeadingZeroCount((ulong)value);
+        return ((bits * 1233) >> 12) + 1;
     }
 
     private static long EstimateStatic(UsageRecord record)

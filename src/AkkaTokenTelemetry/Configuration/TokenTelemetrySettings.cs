@@ -389,6 +389,10 @@ internal sealed class EmitterSettings
 
     public double BackoffRandomFactor { get; private init; }
 
+    /// <summary>The longest one sink's whole retry cycle for a batch takes: every attempt and the backoffs between them, plus slack.</summary>
+    public TimeSpan AttemptCycle =>
+        (AskTimeout * (MaxRetriesPerBatch + 1)) + (BackoffMax * MaxRetriesPerBatch * (1 + BackoffRandomFactor)) + TimeSpan.FromSeconds(1);
+
     /// <summary>
     /// The longest a branch waits for one batch: every attempt, every backoff between attempts, a restart of the
     /// sink after its own backoff, and slack.

@@ -10,6 +10,9 @@ namespace AkkaTokenTelemetry;
 /// once the batch is delivered. Observe the <see cref="CancellationToken"/>: it is cancelled when the attempt's
 /// time is up or the pipeline stops.</para>
 /// <para>The batch's memory is pooled: read it only until the returned task completes, and copy what you keep.</para>
+/// <para>Calls do not overlap while the emitter honours its token. An attempt that ignores the token past
+/// <c>ask-timeout</c> is abandoned (its batch's memory is never reused) and the next attempt may start while it still
+/// runs; an emitter created from configuration is not disposed until that call returns.</para>
 /// <para>An emitter that implements <see cref="IDisposable"/> or <see cref="IAsyncDisposable"/> and was created by
 /// the pipeline from configuration is disposed when the pipeline stops or the emitter is restarted.</para>
 /// </remarks>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Akka.Actor;
 using Akka.Event;
 using Polly;
@@ -18,6 +19,9 @@ internal sealed class EmitBatch(EmfBatch batch)
 
     /// <summary>Claims the right to count this batch's outcome; true only for the first caller.</summary>
     public bool TrySettle() => Interlocked.Exchange(ref _settled, 1) == 0;
+
+    /// <summary>Whether the batch was already delivered, dropped or given up on.</summary>
+    public bool IsSettled => Volatile.Read(ref _settled) == 1;
 }
 
 /// <summary>How a batch ended at an emitter.</summary>
@@ -55,9 +59,23 @@ internal sealed class EmitterSinkActor : ReceiveActor
     private readonly CancellationTokenSource _stopping = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private IEmfEmitter? _emitter;
+    private IEmfEmitter? _abandonedEmitter;
 
-    public EmitterSinkActor(EmitterSettings settings, Func<IEmfEmitter> factory, bool ownsEmitter, TelemetryCounters.EmitterCounters counters, TimeProvider time)
+    /// <summary>
+    /// An attempt that outlived ask-timeout and may still be running inside the emitter. Shared by every
+    /// incarnation of this branch's sink, so a restarted sink does not call a still-busy registered emitter again.
+    /// </summary>
+    private readonly StrongBox<Task?> _abandonedCall;
+
+    private Task? _abandoned
     {
+        get => Volatile.Read(ref _abandonedCall.Value);
+        set => Volatile.Write(ref _abandonedCall.Value, value);
+    }
+
+    public EmitterSinkActor(EmitterSettings settings, Func<IEmfEmitter> factory, bool ownsEmitter, TelemetryCounters.EmitterCounters counters, TimeProvider time, StrongBox<Task?> abandonedCall)
+    {
+        _abandonedCall = abandonedCall;
         _settings = settings;
         _factory = factory;
         _ownsEmitter = ownsEmitter;
@@ -67,8 +85,11 @@ internal sealed class EmitterSinkActor : ReceiveActor
         ReceiveAsync<EmitBatch>(DeliverAsync);
     }
 
-    public static Props Props(EmitterSettings settings, Func<IEmfEmitter> factory, bool ownsEmitter, TelemetryCounters.EmitterCounters counters, TimeProvider time) =>
-        FactoryActorProducer<EmitterSinkActor>.Props(() => new EmitterSinkActor(settings, factory, ownsEmitter, counters, time));
+    public static Props Props(EmitterSettings settings, Func<IEmfEmitter> factory, bool ownsEmitter, TelemetryCounters.EmitterCounters counters, TimeProvider time)
+    {
+        var abandonedCall = new StrongBox<Task?>();
+        return FactoryActorProducer<EmitterSinkActor>.Props(() => new EmitterSinkActor(settings, factory, ownsEmitter, counters, time, abandonedCall));
+    }
 
     protected override void PreStart() => _emitter = _factory();
 
@@ -78,7 +99,17 @@ internal sealed class EmitterSinkActor : ReceiveActor
         _stopping.Dispose();
         if (_ownsEmitter)
         {
-            DisposeEmitter(_emitter, _log, _settings.Name);
+            var emitter = _emitter;
+            if (_abandoned is { IsCompleted: false } running && ReferenceEquals(_abandonedEmitter, emitter))
+            {
+                // Never dispose an emitter under a call that is still running; dispose it when that call ends.
+                var (log, name) = (_log, _settings.Name);
+                running.ContinueWith(_ => DisposeEmitter(emitter, log, name), TaskScheduler.Default);
+            }
+            else
+            {
+                DisposeEmitter(emitter, _log, _settings.Name);
+            }
         }
     }
 
@@ -130,6 +161,13 @@ internal sealed class EmitterSinkActor : ReceiveActor
     {
         var sender = Sender;
         var batch = message.Batch;
+        if (message.IsSettled)
+        {
+            // Asked again after an answer was lost (the sink restarted meanwhile): never deliver a batch twice.
+            sender.Tell(EmitOutcome.RetriesExhausted);
+            return;
+        }
+
         Exception? failure = null;
         try
         {
@@ -203,17 +241,27 @@ internal sealed class EmitterSinkActor : ReceiveActor
         {
             // Stopping while the emitter still runs: it may still read the batch, so its memory is never reused.
             batch.Abandon();
+            _abandoned = task;
+            _abandonedEmitter = _emitter;
             throw;
         }
         catch (TimeoutException e)
         {
             // The emitter may still be reading the batch: its memory must never be reused.
             batch.Abandon();
+            _abandoned = task;
+            _abandonedEmitter = _emitter;
             throw new EmitterAttemptException($"Emitter '{_settings.Name}' did not finish within ask-timeout ({_settings.AskTimeout}).", e);
         }
         catch (OperationCanceledException e) when (!stopping.IsCancellationRequested)
         {
             batch.Abandon();
+            if (!task.IsCompleted)
+            {
+                _abandoned = task;
+                _abandonedEmitter = _emitter;
+            }
+
             throw new EmitterAttemptException($"Emitter '{_settings.Name}' was cancelled after ask-timeout ({_settings.AskTimeout}).", e);
         }
         catch (Exception e) when (e is not OperationCanceledException and not EmitterAttemptException)

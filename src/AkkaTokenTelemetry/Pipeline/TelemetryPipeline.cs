@@ -401,6 +401,8 @@ internal sealed class TelemetryPipeline
         }
     }
 
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
     private static void Complete(TaskCompletionSource done, Task result)
     {
         if (result.IsCompletedSuccessfully)
@@ -447,7 +449,18 @@ internal sealed class TelemetryPipeline
                         break;
                     }
 
-                    var reply = await sink.Ask<object>(message, remaining).ConfigureAwait(false);
+                    object reply;
+                    try
+                    {
+                        // One ask covers one sink's whole retry cycle; if its answer is lost (a message that reached
+                        // a sink as it stopped to restart), ask again within the batch's budget.
+                        reply = await sink.Ask<object>(message, Min(remaining, settings.AttemptCycle)).ConfigureAwait(false);
+                    }
+                    catch (AskTimeoutException) when (settings.BatchTimeout - Time.GetElapsedTime(started) > TimeSpan.Zero && !message.IsSettled)
+                    {
+                        continue;
+                    }
+
                     if (reply is EmitterRestarting)
                     {
                         await Task.Delay(settings.BackoffMin, Time).ConfigureAwait(false);

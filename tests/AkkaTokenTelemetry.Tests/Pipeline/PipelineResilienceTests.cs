@@ -199,6 +199,51 @@ public class PipelineResilienceTests(ITestOutputHelper output) : TestKit(output:
     }
 
     [Fact]
+    public async Task EmitterThatHangsIgnoringItsToken_IsCutAtAskTimeout_AndDeliveryResumesWhenItRecovers()
+    {
+        var emitter = new HangsOnceEmitter();
+        await using var t = TelemetrySystem.Start(
+            """
+            akka.token-telemetry {
+              emitters = [slow]
+              emitter.slow { type = delegate, ask-timeout = 200ms, max-retries-per-batch = 1 }
+              shutdown-timeout = 2s
+            }
+            """,
+            new TokenTelemetrySetup().WithEmitter("slow", emitter));
+        var hook = t.Telemetry.CreateHook();
+
+        hook.OnAfterInvocation(TelemetrySystem.Invocation(1));
+        await AwaitConditionAsync(() => Task.FromResult(emitter.Calls >= 1), Dilated(TimeSpan.FromSeconds(10)));
+        emitter.Release();
+        hook.OnAfterInvocation(TelemetrySystem.Invocation(2));
+        await t.FlushAsync();
+
+        var stats = t.Telemetry.Stats.Emitters["slow"];
+        Assert.Equal(2, stats.RecordsDelivered + stats.RecordsDroppedTotal); // each record settled exactly once
+        Assert.True(stats.RecordsDelivered >= 1, "delivery resumes once the emitter answers again");
+    }
+
+    /// <summary>Hangs on its first call, ignoring its token, until released; answers at once afterwards.</summary>
+    private sealed class HangsOnceEmitter : IEmfEmitter
+    {
+        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _calls;
+
+        public int Calls => Volatile.Read(ref _calls);
+
+        public void Release() => _release.TrySetResult();
+
+        public async ValueTask EmitAsync(EmfBatch batch, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Increment(ref _calls) == 1)
+            {
+                await _release.Task; // ignores the token on purpose
+            }
+        }
+    }
+
+    [Fact]
     public async Task OnAfterInvocation_AfterTheSystemTerminated_DoesNotThrow_AndIsCountedAsShutdown()
     {
         var t = TelemetrySystem.Start("akka.token-telemetry { emitters = [null] }");

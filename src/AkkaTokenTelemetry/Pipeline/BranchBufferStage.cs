@@ -9,16 +9,22 @@ namespace AkkaTokenTelemetry;
 /// others are momentarily faster. When the emitter has taken nothing for <c>stall-timeout</c> while the buffer is
 /// full, the branch counts as stalled and the buffer starts dropping (the oldest batch, or the arriving one) so that
 /// the other emitters keep receiving everything. Each drop is reported and counted as <c>buffer_full</c>; the branch
-/// stops dropping as soon as its emitter takes a batch again.
+/// stops dropping as soon as its emitter takes a batch again. With a single emitter there is nobody to keep
+/// flowing: the buffer only backpressures, and the ingress drops (and counts) what does not fit.
 /// </summary>
 internal sealed class BranchBufferStage : GraphStage<FlowShape<EmfBatch, EmfBatch>>
 {
     private readonly int _capacity;
     private readonly OverflowMode _overflow;
-    private readonly TimeSpan _stallTimeout;
+    private readonly TimeSpan? _stallTimeout;
     private readonly Action<EmfBatch> _onDrop;
 
-    public BranchBufferStage(int capacity, OverflowMode overflow, TimeSpan stallTimeout, Action<EmfBatch> onDrop)
+    /// <param name="capacity">buffer-batches.</param>
+    /// <param name="overflow">Which batch a stalled branch drops.</param>
+    /// <param name="stallTimeout">stall-timeout; null when this is the only branch: with no other emitter to keep
+    /// flowing, a full buffer only backpressures (a slow emitter then fills the ingress, which drops and counts).</param>
+    /// <param name="onDrop">Told about every dropped batch.</param>
+    public BranchBufferStage(int capacity, OverflowMode overflow, TimeSpan? stallTimeout, Action<EmfBatch> onDrop)
     {
         _capacity = capacity;
         _overflow = overflow;
@@ -132,9 +138,9 @@ internal sealed class BranchBufferStage : GraphStage<FlowShape<EmfBatch, EmfBatc
             {
                 Pull(_stage.In);
             }
-            else if (!IsTimerActive(StallTimer))
+            else if (_stage._stallTimeout is { } stallTimeout && !IsTimerActive(StallTimer))
             {
-                ScheduleOnce(StallTimer, _stage._stallTimeout);
+                ScheduleOnce(StallTimer, stallTimeout);
             }
         }
     }

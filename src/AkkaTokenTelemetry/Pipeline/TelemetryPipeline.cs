@@ -362,7 +362,7 @@ internal sealed class TelemetryPipeline
                 .SelectAsync(1, batch => DeliverAsync(batch, sink, settings, counters))
                 .WithAttributes(Attributes.CreateInputBuffer(1, 1));
             var branch = Flow.Create<EmfBatch>()
-                .Via(new BranchBufferStage(settings.BufferBatches, settings.Overflow, settings.StallTimeout, dropped => OnBufferDrop(dropped, counters)))
+                .Via(new BranchBufferStage(settings.BufferBatches, settings.Overflow, branches.Count > 1 ? settings.StallTimeout : null, dropped => OnBufferDrop(dropped, counters)))
                 .Async()
                 .Via(deliver)
                 .To(Sink.OnComplete<NotUsed>(() => done.TrySetResult(), e => done.TrySetException(e)));

@@ -19,6 +19,7 @@ public class ReadmeQuickStartTests
         {
             // --- as in README.md ---
             var config = ConfigurationFactory.ParseString("""
+                akka.loglevel = WARNING                                                        # Akka's INFO lines would go to stdout at shutdown
                 akka.loggers = ["AkkaTokenTelemetry.StandardErrorLogger, AkkaTokenTelemetry"]   # keep stdout pure EMF
                 akka.stdout-loglevel = OFF                                                     # also while Akka starts and stops
                 """).WithFallback(TokenTelemetry.DefaultConfig);                             // reference.conf as fallback

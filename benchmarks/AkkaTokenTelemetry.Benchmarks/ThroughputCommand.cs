@@ -113,6 +113,7 @@ internal static class ThroughputCommand
         var watch = Stopwatch.StartNew();
         var nextSample = TimeSpan.Zero;
         long sent = 0;
+        long heapAfter1s = 0;
         while (watch.Elapsed < TimeSpan.FromSeconds(seconds))
         {
             // As fast as the caller can go, with nothing delivered: only the configured buffers may fill.
@@ -125,11 +126,18 @@ internal static class ThroughputCommand
             if (watch.Elapsed >= nextSample)
             {
                 samples.Add(Environment.WorkingSet);
+                if (samples.Count == 2)
+                {
+                    // What is really retained after one second, for comparison with the end (a full GC, once).
+                    heapAfter1s = GC.GetTotalMemory(forceFullCollection: true);
+                }
+
                 nextSample += TimeSpan.FromSeconds(1);
             }
         }
 
         var elapsed = watch.Elapsed;
+        var heapAtEnd = GC.GetTotalMemory(forceFullCollection: true);
         var stats = telemetry.Stats;
         await system.Terminate();
         var firstSecond = samples.Count > 1 ? samples[1] : samples[0];
@@ -144,6 +152,8 @@ internal static class ThroughputCommand
             ["working_set_after_1s_bytes"] = firstSecond,
             ["final_working_set_bytes"] = samples[^1],
             ["peak_working_set_bytes"] = samples.Max(),
+            ["retained_heap_after_1s_bytes"] = heapAfter1s,
+            ["retained_heap_at_end_bytes"] = heapAtEnd,
         };
     }
 

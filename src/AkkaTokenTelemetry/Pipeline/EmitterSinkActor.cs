@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Akka.Actor;
 using Akka.Event;
 using Polly;
@@ -59,23 +58,12 @@ internal sealed class EmitterSinkActor : ReceiveActor
     private readonly CancellationTokenSource _stopping = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private IEmfEmitter? _emitter;
-    private IEmfEmitter? _abandonedEmitter;
 
-    /// <summary>
-    /// An attempt that outlived ask-timeout and may still be running inside the emitter. Shared by every
-    /// incarnation of this branch's sink, so a restarted sink does not call a still-busy registered emitter again.
-    /// </summary>
-    private readonly StrongBox<Task?> _abandonedCall;
+    /// <summary>An attempt that outlived ask-timeout and may still be running inside this sink's emitter.</summary>
+    private Task? _abandoned;
 
-    private Task? _abandoned
+    public EmitterSinkActor(EmitterSettings settings, Func<IEmfEmitter> factory, bool ownsEmitter, TelemetryCounters.EmitterCounters counters, TimeProvider time)
     {
-        get => Volatile.Read(ref _abandonedCall.Value);
-        set => Volatile.Write(ref _abandonedCall.Value, value);
-    }
-
-    public EmitterSinkActor(EmitterSettings settings, Func<IEmfEmitter> factory, bool ownsEmitter, TelemetryCounters.EmitterCounters counters, TimeProvider time, StrongBox<Task?> abandonedCall)
-    {
-        _abandonedCall = abandonedCall;
         _settings = settings;
         _factory = factory;
         _ownsEmitter = ownsEmitter;
@@ -85,11 +73,8 @@ internal sealed class EmitterSinkActor : ReceiveActor
         ReceiveAsync<EmitBatch>(DeliverAsync);
     }
 
-    public static Props Props(EmitterSettings settings, Func<IEmfEmitter> factory, bool ownsEmitter, TelemetryCounters.EmitterCounters counters, TimeProvider time)
-    {
-        var abandonedCall = new StrongBox<Task?>();
-        return FactoryActorProducer<EmitterSinkActor>.Props(() => new EmitterSinkActor(settings, factory, ownsEmitter, counters, time, abandonedCall));
-    }
+    public static Props Props(EmitterSettings settings, Func<IEmfEmitter> factory, bool ownsEmitter, TelemetryCounters.EmitterCounters counters, TimeProvider time) =>
+        FactoryActorProducer<EmitterSinkActor>.Props(() => new EmitterSinkActor(settings, factory, ownsEmitter, counters, time));
 
     protected override void PreStart() => _emitter = _factory();
 
@@ -100,7 +85,7 @@ internal sealed class EmitterSinkActor : ReceiveActor
         if (_ownsEmitter)
         {
             var emitter = _emitter;
-            if (_abandoned is { IsCompleted: false } running && ReferenceEquals(_abandonedEmitter, emitter))
+            if (_abandoned is { IsCompleted: false } running)
             {
                 // Never dispose an emitter under a call that is still running; dispose it when that call ends.
                 var (log, name) = (_log, _settings.Name);
@@ -242,7 +227,6 @@ internal sealed class EmitterSinkActor : ReceiveActor
             // Stopping while the emitter still runs: it may still read the batch, so its memory is never reused.
             batch.Abandon();
             _abandoned = task;
-            _abandonedEmitter = _emitter;
             throw;
         }
         catch (TimeoutException e)
@@ -250,7 +234,6 @@ internal sealed class EmitterSinkActor : ReceiveActor
             // The emitter may still be reading the batch: its memory must never be reused.
             batch.Abandon();
             _abandoned = task;
-            _abandonedEmitter = _emitter;
             throw new EmitterAttemptException($"Emitter '{_settings.Name}' did not finish within ask-timeout ({_settings.AskTimeout}).", e);
         }
         catch (OperationCanceledException e) when (!stopping.IsCancellationRequested)
@@ -259,7 +242,6 @@ internal sealed class EmitterSinkActor : ReceiveActor
             if (!task.IsCompleted)
             {
                 _abandoned = task;
-                _abandonedEmitter = _emitter;
             }
 
             throw new EmitterAttemptException($"Emitter '{_settings.Name}' was cancelled after ask-timeout ({_settings.AskTimeout}).", e);

@@ -135,7 +135,7 @@ internal sealed class TokenTelemetrySettings
                 throw Bad(Path("emitters"), name, $"has no block {Path($"emitter.{name}")} {{ type = … }}");
             }
 
-            emitters.Add(EmitterSettings.Create(name, c.GetConfig($"emitter.{name}").WithFallback(defaults), Path($"emitter.{name}")));
+            emitters.Add(EmitterSettings.Create(name, WithTypeDefaults(c, c.GetConfig($"emitter.{name}")).WithFallback(defaults), Path($"emitter.{name}")));
         }
 
         var overflow = c.GetString("ingress.overflow");
@@ -159,6 +159,15 @@ internal sealed class TokenTelemetrySettings
             DefaultEmitter = EmitterSettings.Create("hook-emitters", ConfigurationFactory.ParseString("type = delegate").WithFallback(defaults), Path("emitter.defaults")),
             ShutdownTimeout = PositiveDuration(c, "shutdown-timeout", Path("shutdown-timeout")),
         };
+    }
+
+    /// <summary>An emitter block over the defaults of its built-in type (emitter-type-defaults.&lt;type&gt;), if it has one.</summary>
+    private static Config WithTypeDefaults(Config c, Config block)
+    {
+        var type = block.HasPath("type") ? block.GetString("type") : null;
+        return type is not null && EmitterSettings.KnownTypes.Contains(type) && c.HasPath($"emitter-type-defaults.{type}")
+            ? block.WithFallback(c.GetConfig($"emitter-type-defaults.{type}"))
+            : block;
     }
 
     internal static OverflowMode ParseOverflow(string? value, string path) => value switch
@@ -250,7 +259,7 @@ internal sealed class TokenTelemetrySettings
         }
     }
 
-    private static long PositiveBytes(Config c, string key, string path)
+    internal static long PositiveBytes(Config c, string key, string path)
     {
         long? value;
         try
@@ -359,7 +368,7 @@ internal sealed class TokenTelemetrySettings
 internal sealed class EmitterSettings
 {
     /// <summary>The emitter types this version knows.</summary>
-    public static readonly IReadOnlyList<string> KnownTypes = ["stdout", "null", "delegate"];
+    public static readonly IReadOnlyList<string> KnownTypes = ["stdout", "cloudwatch-agent", "http", "file", "logger", "null", "delegate"];
 
     private EmitterSettings()
     {
@@ -389,6 +398,21 @@ internal sealed class EmitterSettings
 
     public double BackoffRandomFactor { get; private init; }
 
+    /// <summary>For <c>type = cloudwatch-agent</c>.</summary>
+    public AgentEmitterOptions? Agent { get; private init; }
+
+    /// <summary>For <c>type = http</c>.</summary>
+    public HttpEmitterOptions? Http { get; private init; }
+
+    /// <summary>For <c>type = file</c>.</summary>
+    public FileEmitterOptions? File { get; private init; }
+
+    /// <summary>For <c>type = logger</c>.</summary>
+    public LoggerEmitterOptions? Logger { get; private init; }
+
+    /// <summary>For a <c>type</c> naming a class that implements <see cref="IEmfEmitter"/>.</summary>
+    public CustomEmitterType? Custom { get; private init; }
+
     /// <summary>The longest one sink's whole retry cycle for a batch takes: every attempt and the backoffs between them, plus slack.</summary>
     public TimeSpan AttemptCycle =>
         (AskTimeout * (MaxRetriesPerBatch + 1)) + (BackoffMax * MaxRetriesPerBatch * (1 + BackoffRandomFactor)) + TimeSpan.FromSeconds(1);
@@ -400,7 +424,9 @@ internal sealed class EmitterSettings
     public TimeSpan BatchTimeout =>
         (AskTimeout * (MaxRetriesPerBatch + 1)) + (BackoffMax * (MaxRetriesPerBatch + 1.2 + BackoffRandomFactor)) + TimeSpan.FromSeconds(5);
 
-    public static EmitterSettings Create(string name, Config c, string path)
+    public static EmitterSettings Create(string name, Config c, string path) => Create(name, c, path, Environment.GetEnvironmentVariable);
+
+    public static EmitterSettings Create(string name, Config c, string path, Func<string, string?> environment)
     {
         // type = null (the HOCON null literal) means the "null" emitter, as does type = "null".
         var type = c.HasPath("type") ? c.GetString("type") ?? "null" : null;
@@ -409,9 +435,13 @@ internal sealed class EmitterSettings
             throw TokenTelemetrySettings.Bad($"{path}.type", null, $"is required: one of {string.Join(", ", KnownTypes)}");
         }
 
-        if (!KnownTypes.Contains(type))
+        var custom = !KnownTypes.Contains(type) && CustomEmitterType.LooksLikeTypeName(type) ? CustomEmitterType.Resolve(type, path) : null;
+        if (!KnownTypes.Contains(type) && custom is null)
         {
-            throw TokenTelemetrySettings.Bad($"{path}.type", type, $"is not a known emitter type: use one of {string.Join(", ", KnownTypes)}");
+            throw TokenTelemetrySettings.Bad(
+                $"{path}.type",
+                type,
+                $"is not a known emitter type: use one of {string.Join(", ", KnownTypes)}, or name a class implementing IEmfEmitter as \"Namespace.Type, Assembly\"");
         }
 
         var min = TokenTelemetrySettings.PositiveDuration(c, "backoff.min", $"{path}.backoff.min");
@@ -421,8 +451,14 @@ internal sealed class EmitterSettings
             throw TokenTelemetrySettings.Bad($"{path}.backoff.max", max, $"must not be below backoff.min ({min})");
         }
 
+        var askTimeout = TokenTelemetrySettings.PositiveDuration(c, "ask-timeout", $"{path}.ask-timeout");
         return new EmitterSettings
         {
+            Agent = type == "cloudwatch-agent" ? AgentEmitterOptions.Create(c, path, environment) : null,
+            Http = type == "http" ? HttpEmitterOptions.Create(c, path, askTimeout) : null,
+            File = type == "file" ? FileEmitterOptions.Create(c, path) : null,
+            Logger = type == "logger" ? LoggerEmitterOptions.Create(c, path) : null,
+            Custom = custom,
             Name = name,
             Type = type,
             Path = path,
@@ -430,7 +466,7 @@ internal sealed class EmitterSettings
             BufferBatches = TokenTelemetrySettings.Positive(c, "buffer-batches", $"{path}.buffer-batches"),
             Overflow = TokenTelemetrySettings.ParseOverflow(c.GetString("overflow"), $"{path}.overflow"),
             StallTimeout = TokenTelemetrySettings.PositiveDuration(c, "stall-timeout", $"{path}.stall-timeout"),
-            AskTimeout = TokenTelemetrySettings.PositiveDuration(c, "ask-timeout", $"{path}.ask-timeout"),
+            AskTimeout = askTimeout,
             MaxRetriesPerBatch = TokenTelemetrySettings.NonNegative(c, "max-retries-per-batch", $"{path}.max-retries-per-batch"),
             BackoffMin = min,
             BackoffMax = max,

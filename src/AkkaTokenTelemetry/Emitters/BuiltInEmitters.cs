@@ -7,13 +7,31 @@ namespace AkkaTokenTelemetry;
 /// <c>type = stdout</c>: writes each event as one line on standard output (<see cref="Console.Out"/>), in chunks
 /// of whole lines so that lines from other writers never split ours.
 /// </summary>
-internal sealed class StdoutEmfEmitter : IEmfEmitter
+internal sealed class StdoutEmfEmitter(EmitterContext? context = null) : IEmfEmitter
 {
     private const int ChunkChars = 16 * 1024;
+
+    private readonly EmfLineShaper _shaper = new(EmfLineShaper.MaxLogEventBytes);
 
     public ValueTask EmitAsync(EmfBatch batch, CancellationToken cancellationToken)
     {
         var output = Console.Out;
+        if (!_shaper.PassesUnchanged(batch) && context is not null)
+        {
+            // Rare: an event over CloudWatch Logs' 1 MiB limit. Shape every line, then write them one by one.
+            var line = new ArrayBufferWriter<byte>();
+            for (var i = 0; i < batch.Count; i++)
+            {
+                line.ResetWrittenCount();
+                if (_shaper.WriteLine(batch.GetEvent(i).Span, line, context))
+                {
+                    output.Write(Encoding.UTF8.GetString(line.WrittenSpan));
+                }
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
         if (!EmfEmitters.CanHoldUnicode(output.Encoding))
         {
             for (var i = 0; i < batch.Count; i++)

@@ -44,6 +44,15 @@ public static class DropReasons
 
     /// <summary>A usage key equal to a dimension key: the dimension wins.</summary>
     public const string MetricNamedLikeDimension = "metric_named_like_dimension";
+
+    /// <summary>
+    /// The receiver refused the batch for good (an HTTP 4xx other than 408 and 429, or an emitter that threw
+    /// <see cref="EmfDeliveryException"/> with <see cref="EmfDeliveryException.IsPermanent"/>): dropped without retries.
+    /// </summary>
+    public const string Rejected = "rejected";
+
+    /// <summary>An event was over its emitter's size limit even without its extra properties (1 MiB; 256 KiB for the CloudWatch agent over TCP; 65,507 bytes over UDP).</summary>
+    public const string TooLarge = "too_large";
 }
 
 /// <summary>What the router fixed in a record so that it could still be emitted: the keys of <see cref="TokenTelemetryStats.Fixes"/>.</summary>
@@ -66,4 +75,7 @@ public static class FixKinds
 
     /// <summary>The event's timestamp was more than 14 days old or 2 hours ahead; the time of processing was used.</summary>
     public const string TimestampReplaced = "timestamp_replaced";
+
+    /// <summary>An event was over its emitter's size limit; extra properties were removed from it, largest first, until it fit.</summary>
+    public const string PropertiesTrimmed = "properties_trimmed";
 }

@@ -31,6 +31,9 @@ internal enum EmitOutcome
 
     /// <summary>Every attempt failed; the batch was dropped and counted.</summary>
     RetriesExhausted,
+
+    /// <summary>The receiver refused the batch for good; it was dropped and counted without retries.</summary>
+    Rejected,
 }
 
 /// <summary>The answer while the sink is being restarted by its backoff supervisor: ask again shortly.</summary>
@@ -57,14 +60,16 @@ internal sealed class EmitterSinkActor : ReceiveActor
     private readonly ResiliencePipeline _retry;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly EmitterContext? _context;
     private IEmfEmitter? _emitter;
 
     /// <summary>An attempt that outlived ask-timeout and may still be running inside this sink's emitter.</summary>
     private Task? _abandoned;
 
-    public EmitterSinkActor(EmitterSettings settings, Func<IEmfEmitter> factory, bool ownsEmitter, TelemetryCounters.EmitterCounters counters, TimeProvider time)
+    public EmitterSinkActor(EmitterSettings settings, Func<IEmfEmitter> factory, bool ownsEmitter, TelemetryCounters.EmitterCounters counters, TimeProvider time, EmitterContext? context)
     {
         _settings = settings;
+        _context = context;
         _factory = factory;
         _ownsEmitter = ownsEmitter;
         _counters = counters;
@@ -73,8 +78,8 @@ internal sealed class EmitterSinkActor : ReceiveActor
         ReceiveAsync<EmitBatch>(DeliverAsync);
     }
 
-    public static Props Props(EmitterSettings settings, Func<IEmfEmitter> factory, bool ownsEmitter, TelemetryCounters.EmitterCounters counters, TimeProvider time) =>
-        FactoryActorProducer<EmitterSinkActor>.Props(() => new EmitterSinkActor(settings, factory, ownsEmitter, counters, time));
+    public static Props Props(EmitterSettings settings, Func<IEmfEmitter> factory, bool ownsEmitter, TelemetryCounters.EmitterCounters counters, TimeProvider time, EmitterContext? context = null) =>
+        FactoryActorProducer<EmitterSinkActor>.Props(() => new EmitterSinkActor(settings, factory, ownsEmitter, counters, time, context));
 
     protected override void PreStart() => _emitter = _factory();
 
@@ -130,7 +135,14 @@ internal sealed class EmitterSinkActor : ReceiveActor
                 UseJitter = settings.BackoffRandomFactor > 0,
                 Delay = settings.BackoffMin,
                 MaxDelay = settings.BackoffMax,
-                ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException),
+                // A permanent refusal (an HTTP 400, say) is never retried: the same batch would be refused again.
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException && DeliveryFailure(e) is not { IsPermanent: true }),
+                DelayGenerator = args =>
+                {
+                    // A receiver that said when to come back (Retry-After) is honoured, up to backoff.max.
+                    var retryAfter = args.Outcome.Exception is { } e ? DeliveryFailure(e)?.RetryAfter : null;
+                    return new ValueTask<TimeSpan?>(retryAfter is { } wait ? Min(wait, settings.BackoffMax) : null);
+                },
                 OnRetry = _ =>
                 {
                     counters.Retried();
@@ -141,6 +153,10 @@ internal sealed class EmitterSinkActor : ReceiveActor
 
         return builder.Build();
     }
+
+    private static EmfDeliveryException? DeliveryFailure(Exception e) => e as EmfDeliveryException ?? e.InnerException as EmfDeliveryException;
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     private async Task DeliverAsync(EmitBatch message)
     {
@@ -169,9 +185,10 @@ internal sealed class EmitterSinkActor : ReceiveActor
 
         if (failure is null)
         {
+            var (tooLarge, trimmed) = _context?.TakeReport() ?? default;
             if (message.TrySettle())
             {
-                _counters.Delivered(batch);
+                _counters.Delivered(batch, tooLarge, trimmed);
             }
 
             sender.Tell(EmitOutcome.Delivered);
@@ -183,6 +200,24 @@ internal sealed class EmitterSinkActor : ReceiveActor
             // Stopped mid-batch: the drain gave up and has already counted every undelivered record as shutdown.
             message.TrySettle();
             sender.Tell(EmitOutcome.RetriesExhausted);
+            return;
+        }
+
+        if (DeliveryFailure(failure) is { IsPermanent: true } refusal)
+        {
+            // Refused for good: drop it, say why, and carry on with the next batch (the emitter itself is healthy).
+            if (message.TrySettle())
+            {
+                _counters.Dropped(DropReasons.Rejected, batch);
+            }
+
+            sender.Tell(EmitOutcome.Rejected);
+            _log.Warning(
+                "Token telemetry emitter '{0}' had a batch of {1} records refused; it was dropped without retries (counted as {2}). {3}",
+                _settings.Name,
+                batch.RecordCount,
+                DropReasons.Rejected,
+                refusal.Message);
             return;
         }
 
@@ -208,10 +243,15 @@ internal sealed class EmitterSinkActor : ReceiveActor
     {
         using var attempt = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         attempt.CancelAfter(_settings.AskTimeout);
+        _context?.BeginAttempt();
         Task task;
         try
         {
             task = _emitter!.EmitAsync(batch, attempt.Token).AsTask();
+        }
+        catch (EmfDeliveryException)
+        {
+            throw;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -246,7 +286,7 @@ internal sealed class EmitterSinkActor : ReceiveActor
 
             throw new EmitterAttemptException($"Emitter '{_settings.Name}' was cancelled after ask-timeout ({_settings.AskTimeout}).", e);
         }
-        catch (Exception e) when (e is not OperationCanceledException and not EmitterAttemptException)
+        catch (Exception e) when (e is not OperationCanceledException and not EmitterAttemptException and not EmfDeliveryException)
         {
             throw new EmitterAttemptException($"Emitter '{_settings.Name}' failed: {e.Message}", e);
         }

@@ -106,10 +106,10 @@ internal sealed class TelemetryCounters : IDisposable
         _valuesDropped.Add(1, new KeyValuePair<string, object?>("reason", reason));
     }
 
-    public void Fixed(string kind)
+    public void Fixed(string kind, long count = 1)
     {
-        Add(_fixCounts, kind, 1);
-        _fixes.Add(1, new KeyValuePair<string, object?>("kind", kind));
+        Add(_fixCounts, kind, count);
+        _fixes.Add(count, new KeyValuePair<string, object?>("kind", kind));
     }
 
     public EmitterCounters Emitter(string name) => _emitters.GetOrAdd(name, static (n, self) => new EmitterCounters(n, self), this);
@@ -166,12 +166,28 @@ internal sealed class TelemetryCounters : IDisposable
 
         public string Name { get; }
 
-        public void Delivered(EmfBatch batch)
+        public void Delivered(EmfBatch batch) => Delivered(batch, 0, 0);
+
+        /// <summary>
+        /// The emitter delivered the batch, except <paramref name="recordsTooLarge"/> records whose events were over
+        /// its size limit (dropped, counted as too_large) and with <paramref name="propertiesTrimmed"/> events cut down.
+        /// </summary>
+        public void Delivered(EmfBatch batch, long recordsTooLarge, long propertiesTrimmed)
         {
-            Interlocked.Add(ref _records, batch.RecordCount);
+            var records = batch.RecordCount - recordsTooLarge;
+            Interlocked.Add(ref _records, records);
             Interlocked.Add(ref _events, batch.Count);
             Interlocked.Increment(ref _batches);
-            _owner._delivered.Add(batch.RecordCount, _tag);
+            _owner._delivered.Add(records, _tag);
+            if (recordsTooLarge > 0)
+            {
+                DroppedRecords(DropReasons.TooLarge, recordsTooLarge);
+            }
+
+            if (propertiesTrimmed > 0)
+            {
+                _owner.Fixed(FixKinds.PropertiesTrimmed, propertiesTrimmed);
+            }
         }
 
         public void Dropped(string reason, EmfBatch batch)

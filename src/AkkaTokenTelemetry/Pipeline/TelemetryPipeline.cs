@@ -24,6 +24,7 @@ internal sealed class TelemetryPipeline
     private readonly ConcurrentDictionary<FlushMarker, byte> _pendingMarkers = new();
     private readonly List<(string Name, TelemetryCounters.EmitterCounters Counters, bool Hooks)> _branches = [];
     private readonly SharedKillSwitch _killSwitch = KillSwitches.Shared("token-telemetry");
+    private readonly List<IAsyncDisposable> _sharedEmitters = [];
     private Channel<IngressItem> _main = null!;
     private Channel<IngressItem> _hooks = null!;
     private int _mainBranches;
@@ -89,10 +90,17 @@ internal sealed class TelemetryPipeline
     public void Start()
     {
         var mainSinks = new List<(EmitterSettings Settings, IActorRef Sink)>();
-        foreach (var emitter in Settings.Emitters)
+        var resolved = Settings.Emitters
+            .Select(emitter =>
+            {
+                var context = new EmitterContext(emitter.Name, Log, Time);
+                var (factory, owned) = ResolveEmitter(emitter, context);
+                return (emitter, factory, owned, context);
+            })
+            .ToList();
+        foreach (var (emitter, factory, owned, context) in resolved)
         {
-            var (factory, owned) = ResolveEmitter(emitter);
-            mainSinks.Add((emitter, StartSink(emitter, factory, owned)));
+            mainSinks.Add((emitter, StartSink(emitter, factory, owned, context: context)));
         }
 
         var hookSink = StartSink(Settings.DefaultEmitter, () => new HookEmitter(Counters, Log), owned: false, HookEmittersName);
@@ -196,6 +204,26 @@ internal sealed class TelemetryPipeline
         {
             Log.Error(e, "Token telemetry's drain failed; records not yet delivered are lost.");
         }
+        finally
+        {
+            await DisposeSharedEmittersAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Closes the emitters that live as long as the pipeline (once every branch is done with them).</summary>
+    private async Task DisposeSharedEmittersAsync()
+    {
+        foreach (var emitter in _sharedEmitters)
+        {
+            try
+            {
+                await emitter.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                Log.Warning(e, "Token telemetry: an emitter threw while being closed.");
+            }
+        }
     }
 
     private Dictionary<string, long> CountUndelivered()
@@ -285,7 +313,7 @@ internal sealed class TelemetryPipeline
         }
     }
 
-    private IActorRef StartSink(EmitterSettings emitter, Func<IEmfEmitter> factory, bool owned, string? name = null)
+    private IActorRef StartSink(EmitterSettings emitter, Func<IEmfEmitter> factory, bool owned, string? name = null, EmitterContext? context = null)
     {
         var branchName = name ?? emitter.Name;
         var counters = Counters.Emitter(branchName);
@@ -300,7 +328,7 @@ internal sealed class TelemetryPipeline
             return factory();
         };
 
-        var child = EmitterSinkActor.Props(emitter, counted, owned, counters, Time);
+        var child = EmitterSinkActor.Props(emitter, counted, owned, counters, Time, context);
         // The sink stops itself when its emitter failed a whole batch; the supervisor starts it again after backoff
         // and, meanwhile, answers the branch "restarting" so the branch asks again rather than losing the batch.
         var options = Backoff.OnStop(child, "emitter", emitter.BackoffMin, emitter.BackoffMax, emitter.BackoffRandomFactor, -1)
@@ -308,15 +336,41 @@ internal sealed class TelemetryPipeline
         return _system.ActorOf(BackoffSupervisor.Props(options), $"token-telemetry-emitter-{Uri.EscapeDataString(branchName)}");
     }
 
-    private (Func<IEmfEmitter> Factory, bool Owned) ResolveEmitter(EmitterSettings emitter)
+    /// <summary>
+    /// How the sink of <paramref name="emitter"/> gets its emitter. Emitters that can fail at creation (a file that
+    /// cannot be opened, a custom class whose constructor throws) are created here, once, so that the failure is a
+    /// start-up error; the first sink start uses that instance and restarts create fresh ones.
+    /// </summary>
+    private (Func<IEmfEmitter> Factory, bool Owned) ResolveEmitter(EmitterSettings emitter, EmitterContext context)
     {
         switch (emitter.Type)
         {
             case "stdout":
-                return (() => new StdoutEmfEmitter(), true);
+                return (() => new StdoutEmfEmitter(context), true);
             case "null":
                 return (() => new NullEmfEmitter(), true);
-            default:
+            case "cloudwatch-agent":
+            {
+                // One instance for the pipeline's life: what waits to be resent outlives a restart of the sink.
+                var agent = new CloudWatchAgentEmitter(emitter.Agent!, context);
+                _sharedEmitters.Add(agent);
+                return (() => agent, false);
+            }
+
+            case "http":
+                return (() => new HttpEmfEmitter(emitter.Http!, context), true);
+            case "file":
+                return FirstThenFresh(emitter, () => new FileEmfEmitter(emitter.File!, context));
+            case "logger":
+            {
+                var factory = _setup?.LoggerFactory ?? throw TokenTelemetrySettings.Bad(
+                    $"{emitter.Path}.type",
+                    "logger",
+                    "needs a Microsoft.Extensions.Logging factory: pass TokenTelemetrySetup.WithLoggerFactory(…) to the actor system, or use Akka.Hosting, which passes the host's");
+                return (() => new LoggerEmfEmitter(emitter.Logger!, factory, context), true);
+            }
+
+            case "delegate":
                 if (_setup?.Emitters.TryGetValue(emitter.Name, out var registered) != true)
                 {
                     throw TokenTelemetrySettings.Bad(
@@ -326,7 +380,24 @@ internal sealed class TelemetryPipeline
                 }
 
                 return (() => registered!, false);
+            default:
+                return FirstThenFresh(emitter, () => emitter.Custom!.Create(emitter.Config, emitter.Path));
         }
+    }
+
+    private static (Func<IEmfEmitter> Factory, bool Owned) FirstThenFresh(EmitterSettings emitter, Func<IEmfEmitter> create)
+    {
+        IEmfEmitter? first;
+        try
+        {
+            first = create();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new Akka.Configuration.ConfigurationException($"Invalid token telemetry configuration: {emitter.Path}: the emitter could not be started: {e.Message}", e);
+        }
+
+        return (() => Interlocked.Exchange(ref first, null) ?? create(), true);
     }
 
     private Task RunGraph(ChannelReader<IngressItem> reader, IReadOnlyList<(string Name, EmitterSettings Settings, IActorRef Sink)> branches, bool hooks)

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Text.Json.Nodes;
 using Akka.Actor.Setup;
+using Microsoft.Extensions.Logging;
 
 namespace AkkaTokenTelemetry;
 
@@ -23,12 +24,28 @@ public sealed class TokenTelemetrySetup : Setup
     {
     }
 
-    private TokenTelemetrySetup(ImmutableDictionary<string, IEmfEmitter> emitters)
+    private TokenTelemetrySetup(ImmutableDictionary<string, IEmfEmitter> emitters, ILoggerFactory? loggerFactory = null)
     {
         Emitters = emitters;
+        LoggerFactory = loggerFactory;
     }
 
     internal ImmutableDictionary<string, IEmfEmitter> Emitters { get; }
+
+    /// <summary>The logger factory of <c>type = logger</c> emitters, if one was given.</summary>
+    public ILoggerFactory? LoggerFactory { get; }
+
+    /// <summary>
+    /// Gives <c>type = logger</c> emitter blocks the Microsoft.Extensions.Logging factory they log through.
+    /// (Akka.Hosting users get the host's factory without this call.)
+    /// </summary>
+    /// <param name="loggerFactory">The factory; the pipeline does not dispose it.</param>
+    /// <returns>A new setup with the factory.</returns>
+    public TokenTelemetrySetup WithLoggerFactory(ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        return new TokenTelemetrySetup(Emitters, loggerFactory);
+    }
 
     /// <summary>Registers an emitter under <paramref name="name"/> (replacing one of the same name).</summary>
     /// <param name="name">The name of the HOCON block <c>emitter.&lt;name&gt; { type = delegate }</c>.</param>
@@ -38,7 +55,7 @@ public sealed class TokenTelemetrySetup : Setup
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(emitter);
-        return new TokenTelemetrySetup(Emitters.SetItem(name, emitter));
+        return new TokenTelemetrySetup(Emitters.SetItem(name, emitter), LoggerFactory);
     }
 
     /// <summary>Registers a per-payload delegate under <paramref name="name"/>: it receives each event parsed, as <see cref="TokenUsageHookOptions.Emitter"/> does.</summary>

@@ -1,0 +1,65 @@
+using Akka.Event;
+
+namespace AkkaTokenTelemetry;
+
+/// <summary>
+/// What a built-in emitter needs from the pipeline: its name and HOCON path for messages, the log, and a place to
+/// report the events it had to change or leave out of the batch in hand. The sink counts those once per batch, when
+/// the batch is settled, so an attempt that is retried never counts them twice.
+/// </summary>
+internal sealed class EmitterContext(string name, ILoggingAdapter log, TimeProvider time)
+{
+    private readonly object _gate = new();
+    private readonly HashSet<string> _warned = new(StringComparer.Ordinal);
+    private long _recordsTooLarge;
+    private long _propertiesTrimmed;
+
+    public string Name { get; } = name;
+
+    public ILoggingAdapter Log { get; } = log;
+
+    public TimeProvider Time { get; } = time;
+
+    /// <summary>The current attempt left out an event (of <paramref name="records"/> records) that did not fit its size limit.</summary>
+    public void EventTooLarge(int records, int bytes, int limit)
+    {
+        Interlocked.Add(ref _recordsTooLarge, records);
+        WarnOnce(
+            DropReasons.TooLarge,
+            $"Token telemetry emitter '{Name}' dropped an EMF event of {bytes} bytes that is over its limit of {limit} bytes even without its extra properties (counted as {DropReasons.TooLarge}). Further such drops are counted, not logged.");
+    }
+
+    /// <summary>The current attempt removed extra properties from an event so that it fits its size limit.</summary>
+    public void PropertiesTrimmed(int bytes, int limit)
+    {
+        Interlocked.Increment(ref _propertiesTrimmed);
+        WarnOnce(
+            FixKinds.PropertiesTrimmed,
+            $"Token telemetry emitter '{Name}' removed extra properties (largest first) from an EMF event of {bytes} bytes to fit its limit of {limit} bytes (counted as fix {FixKinds.PropertiesTrimmed}). Further such fixes are counted, not logged.");
+    }
+
+    /// <summary>Forgets what an attempt reported: called before each attempt of a batch.</summary>
+    public void BeginAttempt()
+    {
+        Interlocked.Exchange(ref _recordsTooLarge, 0);
+        Interlocked.Exchange(ref _propertiesTrimmed, 0);
+    }
+
+    /// <summary>Takes what the successful attempt reported.</summary>
+    public (long RecordsTooLarge, long PropertiesTrimmed) TakeReport() =>
+        (Interlocked.Exchange(ref _recordsTooLarge, 0), Interlocked.Exchange(ref _propertiesTrimmed, 0));
+
+    /// <summary>Logs a warning once per cause for this emitter.</summary>
+    public void WarnOnce(string cause, string message)
+    {
+        lock (_gate)
+        {
+            if (!_warned.Add(cause))
+            {
+                return;
+            }
+        }
+
+        Log.Warning(message);
+    }
+}

@@ -1,0 +1,160 @@
+using System.Buffers;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+
+namespace AkkaTokenTelemetry;
+
+/// <summary>
+/// <c>type = http</c>: POSTs each batch as newline-delimited JSON to a URL. A connection error, no answer within
+/// <c>timeout</c>, 408, 429 (honouring <c>Retry-After</c>) and 5xx are retried with backoff; any other 4xx refuses the
+/// batch for good (dropped and counted as <see cref="DropReasons.Rejected"/>, with the status and the start of the
+/// body in the log).
+/// </summary>
+internal sealed class HttpEmfEmitter : IEmfEmitter, IDisposable
+{
+    private const int BodyExcerptBytes = 256;
+
+    private readonly HttpEmitterOptions _options;
+    private readonly EmitterContext _context;
+    private readonly HttpClient _client;
+    private readonly EmfLineShaper _shaper = new(EmfLineShaper.MaxLogEventBytes);
+    private readonly ArrayBufferWriter<byte> _lines = new(64 * 1024);
+    private readonly MediaTypeHeaderValue _contentType;
+
+    public HttpEmfEmitter(HttpEmitterOptions options, EmitterContext context)
+    {
+        _options = options;
+        _context = context;
+        _contentType = MediaTypeHeaderValue.Parse(options.ContentType);
+        var handler = new SocketsHttpHandler
+        {
+            ConnectTimeout = options.Timeout,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+            AutomaticDecompression = DecompressionMethods.None,
+        };
+        // The emitter bounds each request itself (timeout, and the attempt's token).
+        _client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+    }
+
+    public async ValueTask EmitAsync(EmfBatch batch, CancellationToken cancellationToken)
+    {
+        ReadOnlyMemory<byte> body;
+        if (_shaper.PassesUnchanged(batch))
+        {
+            body = batch.Utf8Lines;
+        }
+        else
+        {
+            _lines.ResetWrittenCount();
+            for (var i = 0; i < batch.Count; i++)
+            {
+                _shaper.WriteLine(batch.GetEvent(i).Span, _lines, _context);
+            }
+
+            body = _lines.WrittenMemory;
+        }
+
+        if (body.IsEmpty)
+        {
+            return;
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, _options.Url) { Content = new ReadOnlyMemoryContent(body) };
+        request.Content.Headers.ContentType = _contentType;
+        foreach (var (name, value) in _options.Headers)
+        {
+            if (!request.Headers.TryAddWithoutValidation(name, value))
+            {
+                request.Content.Headers.TryAddWithoutValidation(name, value);
+            }
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.Timeout);
+        HttpResponseMessage response;
+        try
+        {
+            response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new EmfDeliveryException($"POST to {_options.Url} got no answer within timeout ({_options.Timeout}).", e);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new EmfDeliveryException($"POST to {_options.Url} failed: {e.Message}", e);
+        }
+
+        using (response)
+        {
+            var status = (int)response.StatusCode;
+            if (response.IsSuccessStatusCode)
+            {
+                return;
+            }
+
+            if (status is 408 or 429 or >= 500)
+            {
+                throw new EmfDeliveryException($"POST to {_options.Url} answered {status} {response.ReasonPhrase}; retrying.")
+                {
+                    RetryAfter = RetryAfter(response),
+                };
+            }
+
+            var excerpt = await ReadExcerptAsync(response, timeout.Token).ConfigureAwait(false);
+            throw new EmfDeliveryException($"POST to {_options.Url} answered {status} {response.ReasonPhrase}: {excerpt}") { IsPermanent = true };
+        }
+    }
+
+    public void Dispose() => _client.Dispose();
+
+    private TimeSpan? RetryAfter(HttpResponseMessage response)
+    {
+        var header = response.Headers.RetryAfter;
+        if (header?.Delta is { } delta)
+        {
+            return delta < TimeSpan.Zero ? TimeSpan.Zero : delta;
+        }
+
+        if (header?.Date is { } date)
+        {
+            var wait = date - _context.Time.GetUtcNow();
+            return wait < TimeSpan.Zero ? TimeSpan.Zero : wait;
+        }
+
+        return null;
+    }
+
+    /// <summary>The first bytes of the body, as text on one line, for the log.</summary>
+    private static async Task<string> ReadExcerptAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                var buffer = new byte[BodyExcerptBytes];
+                var read = 0;
+                while (read < buffer.Length)
+                {
+                    var n = await stream.ReadAsync(buffer.AsMemory(read), cancellationToken).ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        break;
+                    }
+
+                    read += n;
+                }
+
+                var text = Encoding.UTF8.GetString(buffer, 0, read).ReplaceLineEndings(" ");
+                return read == 0 ? "(empty body)" : string.Create(CultureInfo.InvariantCulture, $"\"{text}\"{(read == buffer.Length ? "…" : string.Empty)}");
+            }
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or OperationCanceledException)
+        {
+            return $"(body unreadable: {e.Message})";
+        }
+    }
+}

@@ -106,7 +106,8 @@ internal sealed partial class AgentEmitterOptions
     /// <summary>Uri fills in no default port for tcp/udp, but be explicit: "host:port" must be in the text.</summary>
     private static bool HasExplicitPort(string endpoint)
     {
-        var authority = endpoint[(endpoint.IndexOf("://", StringComparison.Ordinal) + 3)..].TrimEnd('/');
+        var authority = endpoint[(endpoint.IndexOf("://", StringComparison.Ordinal) + 3)..];
+        authority = authority.IndexOfAny(['/', '?', '#']) is var end and >= 0 ? authority[..end] : authority;
         var colon = authority.LastIndexOf(':');
         return colon > 0 && colon > authority.LastIndexOf(']') && int.TryParse(authority[(colon + 1)..], out _);
     }
@@ -139,11 +140,9 @@ internal sealed class HttpEmitterOptions
             throw TokenTelemetrySettings.Bad($"{path}.url", $"\"{url}\"", "is not an absolute http:// or https:// URL");
         }
 
+        // ask-timeout bounds every attempt anyway; a longer request timeout could never take effect.
         var timeout = TokenTelemetrySettings.PositiveDuration(c, "timeout", $"{path}.timeout");
-        if (timeout > askTimeout)
-        {
-            throw TokenTelemetrySettings.Bad($"{path}.timeout", timeout, $"must not exceed the block's ask-timeout ({askTimeout}), which bounds every attempt");
-        }
+        timeout = timeout < askTimeout ? timeout : askTimeout;
 
         var contentType = c.HasPath("content-type") ? c.GetString("content-type") : null;
         if (string.IsNullOrWhiteSpace(contentType) || !System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out _))

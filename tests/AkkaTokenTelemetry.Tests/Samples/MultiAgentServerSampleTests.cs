@@ -12,8 +12,8 @@ public class MultiAgentServerSampleTests
     [Fact]
     public async Task Sample_PrintsOnlyValidEmfLinesOnStdout_AndASummaryOnStderr()
     {
-        var sample = Path.Combine(AppContext.BaseDirectory, "MultiAgentServer.dll");
-        Assert.True(File.Exists(sample), $"the sample is built next to the tests: {sample}");
+        var sample = SampleBuild.Path("MultiAgentServer");
+        Assert.True(File.Exists(sample), $"the sample is built (a project reference of the tests): {sample}");
         var start = new ProcessStartInfo("dotnet", ["exec", sample])
         {
             RedirectStandardOutput = true,

@@ -1,0 +1,19 @@
+namespace AkkaTokenTelemetry.Tests.Support;
+
+/// <summary>
+/// Where a sample's own build output is. Samples run from there, with their own dependencies and runtime
+/// configuration, as <c>dotnet run</c> runs them — not from the tests' folder, whose dependencies differ.
+/// </summary>
+public static class SampleBuild
+{
+    /// <summary>The sample's main assembly, built with the same configuration and target framework as the tests.</summary>
+    public static string Path(string sample)
+    {
+        // tests/AkkaTokenTelemetry.Tests/bin/<Configuration>/<tfm>/
+        var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(System.IO.Path.DirectorySeparatorChar));
+        var framework = output.Name;
+        var configuration = output.Parent!.Name;
+        var root = output.Parent.Parent!.Parent!.Parent!.Parent!.FullName;
+        return System.IO.Path.Combine(root, "samples", sample, "bin", configuration, framework, $"{sample}.dll");
+    }
+}

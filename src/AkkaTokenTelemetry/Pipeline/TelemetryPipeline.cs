@@ -2,10 +2,12 @@ using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Akka;
 using Akka.Actor;
+using Akka.DependencyInjection;
 using Akka.Event;
 using Akka.Pattern;
 using Akka.Streams;
 using Akka.Streams.Dsl;
+using Microsoft.Extensions.Logging;
 
 namespace AkkaTokenTelemetry;
 
@@ -363,10 +365,10 @@ internal sealed class TelemetryPipeline
                 return FirstThenFresh(emitter, () => new FileEmfEmitter(emitter.File!, context));
             case "logger":
             {
-                var factory = _setup?.LoggerFactory ?? throw TokenTelemetrySettings.Bad(
+                var factory = _setup?.LoggerFactory ?? LoggerFactoryFromServices() ?? throw TokenTelemetrySettings.Bad(
                     $"{emitter.Path}.type",
                     "logger",
-                    "needs a Microsoft.Extensions.Logging factory: pass TokenTelemetrySetup.WithLoggerFactory(…) to the actor system, or use Akka.Hosting, which passes the host's");
+                    "needs a Microsoft.Extensions.Logging factory: pass TokenTelemetrySetup.WithLoggerFactory(…) to the actor system, or run it under Akka.Hosting (or Akka.DependencyInjection) with an ILoggerFactory among the services");
                 return (() => new LoggerEmfEmitter(emitter.Logger!, factory, context), true);
             }
 
@@ -384,6 +386,12 @@ internal sealed class TelemetryPipeline
                 return FirstThenFresh(emitter, () => emitter.Custom!.Create(emitter.Config, emitter.Path));
         }
     }
+
+    /// <summary>The host's logger factory, when the actor system has a service provider (Akka.Hosting, Akka.DependencyInjection).</summary>
+    private ILoggerFactory? LoggerFactoryFromServices() =>
+        _system.Settings.Setup.Get<DependencyResolverSetup>().HasValue
+            ? DependencyResolver.For(_system).Resolver.GetService<ILoggerFactory>()
+            : null;
 
     private static (Func<IEmfEmitter> Factory, bool Owned) FirstThenFresh(EmitterSettings emitter, Func<IEmfEmitter> create)
     {

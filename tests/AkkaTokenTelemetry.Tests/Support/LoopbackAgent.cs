@@ -19,6 +19,7 @@ public sealed class LoopbackAgent : IAsyncDisposable
     private CancellationTokenSource _stop = new();
     private volatile TaskCompletionSource _resume = CompletedSource();
     private int _connections;
+    private int _resetAfterBytes = -1;
 
     private LoopbackAgent(int port)
     {
@@ -86,6 +87,12 @@ public sealed class LoopbackAgent : IAsyncDisposable
 
     public void ResumeReading() => _resume.TrySetResult();
 
+    /// <summary>
+    /// The current connection is reset (RST, not a clean close) once it has read <paramref name="bytes"/> more
+    /// bytes — usually in the middle of a line, which is then lost with the connection, as with a crashing agent.
+    /// </summary>
+    public void ResetAfter(int bytes) => Volatile.Write(ref _resetAfterBytes, bytes);
+
     public ValueTask DisposeAsync()
     {
         ResumeReading();
@@ -133,6 +140,22 @@ public sealed class LoopbackAgent : IAsyncDisposable
         });
     }
 
+    private void Consume(byte[] buffer, int read, List<byte> pending)
+    {
+        for (var i = 0; i < read; i++)
+        {
+            if (buffer[i] == (byte)'\n')
+            {
+                _lines.Enqueue(Encoding.UTF8.GetString(pending.ToArray()));
+                pending.Clear();
+            }
+            else
+            {
+                pending.Add(buffer[i]);
+            }
+        }
+    }
+
     private async Task ReadAsync(TcpClient client, CancellationToken stop)
     {
         var pending = new List<byte>();
@@ -149,18 +172,23 @@ public sealed class LoopbackAgent : IAsyncDisposable
                     return;
                 }
 
-                for (var i = 0; i < read; i++)
+                var reset = Volatile.Read(ref _resetAfterBytes);
+                if (reset >= 0)
                 {
-                    if (buffer[i] == (byte)'\n')
+                    if (read >= reset && Interlocked.CompareExchange(ref _resetAfterBytes, -1, reset) == reset)
                     {
-                        _lines.Enqueue(Encoding.UTF8.GetString(pending.ToArray()));
-                        pending.Clear();
+                        // Keep what came before the cut point (a partial line is discarded below), then RST.
+                        read = reset;
+                        Consume(buffer, read, pending);
+                        client.Client.LingerState = new LingerOption(true, 0);
+                        client.Close();
+                        return;
                     }
-                    else
-                    {
-                        pending.Add(buffer[i]);
-                    }
+
+                    Interlocked.Add(ref _resetAfterBytes, -read);
                 }
+
+                Consume(buffer, read, pending);
             }
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or ObjectDisposedException)

@@ -102,3 +102,29 @@ public sealed class StalledEmitter : IEmfEmitter
         return new ValueTask(_never.Task);
     }
 }
+
+/// <summary>Fails a given share of its calls (seeded, so a run can be repeated), delivering the others to an inner emitter.</summary>
+public sealed class FlakyEmitter(double failRate, int seed, IEmfEmitter inner) : IEmfEmitter
+{
+    private readonly Random _random = new(seed);
+    private int _failures;
+
+    public int Failures => Volatile.Read(ref _failures);
+
+    public ValueTask EmitAsync(EmfBatch batch, CancellationToken cancellationToken)
+    {
+        bool fail;
+        lock (_random)
+        {
+            fail = _random.NextDouble() < failRate;
+        }
+
+        if (fail)
+        {
+            Interlocked.Increment(ref _failures);
+            throw new IOException("simulated intermittent failure");
+        }
+
+        return inner.EmitAsync(batch, cancellationToken);
+    }
+}

@@ -156,6 +156,8 @@ internal sealed class TelemetryCounters : IDisposable
         private long _batches;
         private long _retries;
         private long _restarts;
+        private readonly object _gate = new();
+        private bool _closed;
 
         public EmitterCounters(string name, TelemetryCounters owner)
         {
@@ -173,6 +175,19 @@ internal sealed class TelemetryCounters : IDisposable
         /// its size limit (dropped, counted as too_large) and with <paramref name="propertiesTrimmed"/> events cut down.
         /// </summary>
         public void Delivered(EmfBatch batch, long recordsTooLarge, long propertiesTrimmed)
+        {
+            lock (_gate)
+            {
+                if (_closed)
+                {
+                    return;
+                }
+
+                CountDelivered(batch, recordsTooLarge, propertiesTrimmed);
+            }
+        }
+
+        private void CountDelivered(EmfBatch batch, long recordsTooLarge, long propertiesTrimmed)
         {
             var records = batch.RecordCount - recordsTooLarge;
             Interlocked.Add(ref _records, records);
@@ -192,11 +207,39 @@ internal sealed class TelemetryCounters : IDisposable
 
         public void Dropped(string reason, EmfBatch batch)
         {
-            Add(_batchesDropped, reason, 1);
-            DroppedRecords(reason, batch.RecordCount);
+            lock (_gate)
+            {
+                if (_closed)
+                {
+                    return;
+                }
+
+                Add(_batchesDropped, reason, 1);
+                DroppedRecords(reason, batch.RecordCount);
+            }
         }
 
-        public void DroppedRecords(string reason, long records)
+        /// <summary>
+        /// The drain gave up: counts every record this branch was given (<paramref name="expected"/>) and has
+        /// neither delivered nor dropped as dropped for <c>shutdown</c>, and from then on counts nothing more, so
+        /// a batch that settles later is never counted twice. Returns the number counted.
+        /// </summary>
+        public long CloseAndCountUndelivered(long expected)
+        {
+            lock (_gate)
+            {
+                _closed = true;
+                var missing = Math.Max(0, expected - Interlocked.Read(ref _records) - Read(_recordsDropped).Values.Sum());
+                if (missing > 0)
+                {
+                    DroppedRecords(DropReasons.Shutdown, missing);
+                }
+
+                return missing;
+            }
+        }
+
+        private void DroppedRecords(string reason, long records)
         {
             Add(_recordsDropped, reason, records);
             var tags = new TagList { _tag, { "reason", reason } };

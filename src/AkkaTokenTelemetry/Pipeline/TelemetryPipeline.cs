@@ -236,13 +236,7 @@ internal sealed class TelemetryPipeline
         {
             // Records accepted into this branch's graph and neither delivered nor dropped by it.
             var expected = hooks ? HookRecordsAccepted : accepted - HookRecordsAccepted;
-            var missing = Math.Max(0, expected - counters.RecordsDelivered - counters.RecordsDroppedTotal);
-            if (missing > 0)
-            {
-                counters.DroppedRecords(DropReasons.Shutdown, missing);
-            }
-
-            result[name] = missing;
+            result[name] = counters.CloseAndCountUndelivered(expected);
         }
 
         return result;

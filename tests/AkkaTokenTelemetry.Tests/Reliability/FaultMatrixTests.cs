@@ -236,8 +236,10 @@ public class FaultMatrixTests(ITestOutputHelper output) : TestKit(output: output
     [Fact]
     public async Task ActorSystemTerminatedUnderLoad_TheHookNeverThrows_AndEveryRecordIsAccountedFor()
     {
-        var control = new CollectingEmitter();
-        var t = TelemetrySystem.Start("akka.token-telemetry { emitters = [control], emitter.control.type = delegate }", new TokenTelemetrySetup().WithEmitter("control", control));
+        var control = new CountingEmitter();
+        var t = TelemetrySystem.Start(
+            "akka.token-telemetry { emitters = [control], emitter.control.type = delegate, shutdown-timeout = 2s }",
+            new TokenTelemetrySetup().WithEmitter("control", control));
         var telemetry = t.Telemetry;
         var hook = telemetry.CreateHook();
         using var stop = new CancellationTokenSource();
@@ -255,15 +257,24 @@ public class FaultMatrixTests(ITestOutputHelper output) : TestKit(output: output
         await stop.CancelAsync();
         await producer; // it would rethrow anything the hook threw
 
-        AssertAccounted(telemetry.Stats, "control", control);
+        // Whether or not the drain finished within shutdown-timeout, every record is counted once: delivered,
+        // or dropped with a reason (what was still in flight when the budget ran out counts as shutdown).
+        var stats = telemetry.Stats;
+        var branch = stats.Emitters["control"];
+        Assert.Equal(stats.RecordsReceived, stats.RecordsDropped.Values.Sum() + branch.RecordsDelivered + branch.RecordsDropped.Values.Sum());
+        Assert.True(control.Records >= branch.RecordsDelivered, "a delivery is never counted without having happened");
+        Assert.Equal(Interlocked.Read(ref sent), stats.RecordsReceived);
     }
 
     [Fact]
     public async Task CoordinatedShutdownDuringABurst_EverythingAcceptedIsDelivered_AndTheRestIsCounted()
     {
-        var control = new CollectingEmitter();
-        var t = TelemetrySystem.Start("akka.token-telemetry { emitters = [control], emitter.control.type = delegate }", new TokenTelemetrySetup().WithEmitter("control", control));
+        var control = new CountingEmitter();
+        var t = TelemetrySystem.Start(
+            "akka.token-telemetry { emitters = [control], emitter.control.type = delegate, shutdown-timeout = 60s }\nakka.coordinated-shutdown.phases.before-actor-system-terminate.timeout = 65s",
+            new TokenTelemetrySetup().WithEmitter("control", control));
         var telemetry = t.Telemetry;
+        var log = LogCollector.Attach(t.System);
         var hook = telemetry.CreateHook();
         var burst = Task.Run(() =>
         {
@@ -274,20 +285,18 @@ public class FaultMatrixTests(ITestOutputHelper output) : TestKit(output: output
         });
 
         await AwaitAssertAsync(() => Assert.True(telemetry.Stats.RecordsReceived > 10_000), Dilated(TimeSpan.FromSeconds(5)));
-        await CoordinatedShutdown.Get(t.System).Run(CoordinatedShutdown.ClrExitReason.Instance).WaitAsync(Dilated(TimeSpan.FromSeconds(20)));
+        await CoordinatedShutdown.Get(t.System).Run(CoordinatedShutdown.ClrExitReason.Instance).WaitAsync(Dilated(TimeSpan.FromSeconds(70)));
         await burst;
 
+        // Within its budget the drain delivers everything accepted; what arrived after intake stopped, or found the
+        // ingress full, is counted.
         var stats = telemetry.Stats;
-        AssertAccounted(stats, "control", control);
-        Assert.Equal(0, stats.Emitters["control"].RecordsDropped.GetValueOrDefault(DropReasons.Shutdown));
+        Assert.True(log.IsEmpty, string.Join("\n", log));
+        var branch = stats.Emitters["control"];
         Assert.Equal(stats.RecordsAccepted, control.Records);
-    }
-
-    /// <summary>Every record a hook handed over was delivered, or dropped and counted — once.</summary>
-    private static void AssertAccounted(TokenTelemetryStats stats, string emitter, CollectingEmitter collected)
-    {
-        var branch = stats.Emitters[emitter];
-        Assert.Equal(collected.Records, branch.RecordsDelivered);
-        Assert.Equal(stats.RecordsReceived, stats.RecordsDropped.Values.Sum() + branch.RecordsDelivered + branch.RecordsDropped.Values.Sum());
+        Assert.Equal(control.Records, branch.RecordsDelivered);
+        Assert.Empty(branch.RecordsDropped);
+        Assert.Equal(stats.RecordsReceived, stats.RecordsDropped.Values.Sum() + branch.RecordsDelivered);
+        Assert.All(stats.RecordsDropped.Keys, reason => Assert.Contains(reason, new[] { DropReasons.QueueFull, DropReasons.Shutdown }));
     }
 }

@@ -128,3 +128,17 @@ public sealed class FlakyEmitter(double failRate, int seed, IEmfEmitter inner) :
         return inner.EmitAsync(batch, cancellationToken);
     }
 }
+
+/// <summary>Only counts: a receiver as fast as can be, for tests about volume rather than content.</summary>
+public sealed class CountingEmitter : IEmfEmitter
+{
+    private long _records;
+
+    public long Records => Interlocked.Read(ref _records);
+
+    public ValueTask EmitAsync(EmfBatch batch, CancellationToken cancellationToken)
+    {
+        Interlocked.Add(ref _records, batch.RecordCount);
+        return ValueTask.CompletedTask;
+    }
+}

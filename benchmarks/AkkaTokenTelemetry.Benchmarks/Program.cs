@@ -14,6 +14,11 @@ public static class Program
             return await ThroughputCommand.RunAsync(args[1..]);
         }
 
+        if (args.Length > 0 && args[0] == "soak")
+        {
+            return await SoakCommand.RunAsync(args[1..]);
+        }
+
         if (args.Length > 0 && args[0] == "merge")
         {
             return await MergeCommand.RunAsync(args[1..]);

@@ -7,13 +7,18 @@ namespace AkkaTokenTelemetry.Tests.Support;
 public static class SampleBuild
 {
     /// <summary>The sample's main assembly, built with the same configuration and target framework as the tests.</summary>
-    public static string Path(string sample)
+    public static string Path(string sample) => Output("samples", sample);
+
+    /// <summary>The benchmarks' assembly (for its own commands, such as <c>soak</c>), built like the tests.</summary>
+    public static string BenchmarksPath() => Output("benchmarks", "AkkaTokenTelemetry.Benchmarks");
+
+    private static string Output(string folder, string sample)
     {
         // tests/AkkaTokenTelemetry.Tests/bin/<Configuration>/<tfm>/
         var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(System.IO.Path.DirectorySeparatorChar));
         var framework = output.Name;
         var configuration = output.Parent!.Name;
         var root = output.Parent.Parent!.Parent!.Parent!.Parent!.FullName;
-        return System.IO.Path.Combine(root, "samples", sample, "bin", configuration, framework, $"{sample}.dll");
+        return System.IO.Path.Combine(root, folder, sample, "bin", configuration, framework, $"{sample}.dll");
     }
 }

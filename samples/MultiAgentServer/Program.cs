@@ -1,86 +1,105 @@
-using Akka.Actor;
+// A multi-agent server in miniature. A generic host embeds the actor system (Akka.Hosting) with the token telemetry
+// pipeline (WithTokenTelemetry), starts an OpenAI-compatible server on 127.0.0.1 that answers from a script, and
+// runs many Microsoft Agent Framework agents at once through the real OpenAI client. Each agent is wrapped with
+// UseTokenTelemetry, so every run's token usage becomes one CloudWatch EMF line: on stdout by default, where a log
+// shipper, Lambda or the CloudWatch agent picks it up. stdout carries nothing else; the summary and every log line
+// go to stderr. Run with --help for the options.
+
+using System.Text.RegularExpressions;
 using Akka.Configuration;
+using Akka.Hosting;
 using AkkaTokenTelemetry;
+using AkkaTokenTelemetry.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using MultiAgentServer;
 
-// Several agents call their models concurrently and report each call's token usage to a TokenUsageHook. The
-// hook never blocks them: the Akka.NET pipeline resolves the dimensions, writes CloudWatch EMF and prints one JSON
-// line per call on stdout, where the CloudWatch agent (or Lambda) picks it up. The human summary goes to stderr,
-// so stdout stays pure EMF.
-
-const int AgentsPerModel = 2;
-const int CallsPerAgent = 5;
-
-var config = ConfigurationFactory.ParseString("""
-    akka.loglevel = WARNING
-    akka.loggers = ["AkkaTokenTelemetry.StandardErrorLogger, AkkaTokenTelemetry"]   # stdout stays pure EMF
-    akka.stdout-loglevel = OFF                                                     # also while Akka starts and stops
-    akka.token-telemetry {
-      namespace = "Strands/AgentTokenUsage"
-      dimensions = [["Model"], ["Model", "Agent"]]
-      emitters = [stdout]
-    }
-    """).WithFallback(TokenTelemetry.DefaultConfig);
-
-using var system = ActorSystem.Create("multi-agent-server", config);
-var telemetry = TokenTelemetry.Get(system);
-
-var models = new[] { "us.anthropic.claude-sonnet-4-20250514-v1:0", "gpt-4o-2024-08-06", "us.amazon.nova-lite-v1:0" };
-var roles = new[] { "research-agent", "writer-agent" };
-var expectedTokens = new Dictionary<string, long>(StringComparer.Ordinal);
-var agents = new List<Task>();
-
-for (var m = 0; m < models.Length; m++)
+SampleOptions options;
+Config config;
+try
 {
-    var model = models[m];
-    for (var a = 0; a < AgentsPerModel; a++)
+    options = SampleOptions.Parse(args);
+    if (options.Help)
     {
-        var name = roles[a % roles.Length];
-        var session = $"session-{model.Split('.', '-')[0]}-{a}";
-        var hook = telemetry.CreateHook(new TokenUsageHookOptions
-        {
-            ExtraProperties = new Dictionary<string, object?> { ["SessionId"] = session },
-        });
-
-        // Scripted, varied usage: the same seed per agent, so every run prints the same counts.
-        var random = new Random((m * AgentsPerModel) + a);
-        var calls = new List<Dictionary<string, long>>();
-        for (var call = 0; call < CallsPerAgent; call++)
-        {
-            var input = random.Next(200, 4000);
-            var output = random.Next(50, 1500);
-            calls.Add(new Dictionary<string, long>
-            {
-                ["inputTokens"] = input,
-                ["outputTokens"] = output,
-                ["totalTokens"] = input + output,
-                ["cacheReadInputTokens"] = random.Next(0, input / 2),
-            });
-            expectedTokens[model] = expectedTokens.GetValueOrDefault(model) + input + output;
-        }
-
-        agents.Add(Task.Run(() =>
-        {
-            foreach (var usage in calls)
-            {
-                hook.OnAfterInvocation(new AfterInvocationEvent
-                {
-                    Agent = new AgentInfo { Name = name, ProviderName = "loopback" },
-                    Result = new AgentResult { Usage = usage, Model = model },
-                });
-            }
-        }));
+        Console.Out.Write(SampleOptions.Usage);
+        return 0;
     }
+
+    config = LoadConfig(options);
 }
-
-await Task.WhenAll(agents);
-await telemetry.FlushAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
-
-var stats = telemetry.Stats;
-var invocations = models.Length * AgentsPerModel * CallsPerAgent;
-Console.Error.WriteLine($"invocations: {invocations}, EMF records emitted: {stats.Emitters["stdout"].RecordsDelivered}, drops: {stats.RecordsDroppedTotal + stats.Emitters["stdout"].RecordsDroppedTotal}");
-foreach (var (model, tokens) in expectedTokens.OrderBy(p => p.Key, StringComparer.Ordinal))
+catch (Exception e) when (e is ArgumentException or ConfigurationException or IOException)
 {
-    Console.Error.WriteLine($"  {model}: {tokens} tokens (input + output)");
+    await Console.Error.WriteLineAsync($"error: {e.Message}\nRun with --help for the options.");
+    return 2;
 }
 
-await system.Terminate();
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ApplicationName = "MultiAgentServer" });
+
+// The console logger writes to stdout unless told otherwise: everything goes to stderr, from warnings up.
+builder.Logging.ClearProviders();
+builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+builder.Logging.SetMinimumLevel(LogLevel.Warning);
+builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+
+var script = new Script(options.Agents, options.Invocations);
+builder.Services.AddSingleton(script);
+builder.Services.AddSingleton<LoopbackOpenAIServer>();
+builder.Services.AddAkka("multi-agent-server", akka => akka
+    .AddHocon(config, HoconAddMode.Prepend)
+    .ConfigureLoggers(loggers =>
+    {
+        // Akka's log goes through Microsoft.Extensions.Logging (so: stderr), not to stdout.
+        loggers.LogLevel = Akka.Event.LogLevel.WarningLevel;
+        loggers.ClearLoggers();
+        loggers.AddLoggerFactory();
+    })
+    .WithTokenTelemetry());                    // the pipeline, configured by the HOCON above
+builder.Services.AddTokenTelemetry();           // TokenTelemetry (and a default hook) from the service provider
+builder.Services.AddSingleton<AgentFleet>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<AgentFleet>());
+
+using var host = builder.Build();
+var fleet = host.Services.GetRequiredService<AgentFleet>();
+try
+{
+    await host.RunAsync();                      // until the fleet has finished and stops the host
+}
+catch (Exception e) when (e is ConfigurationException or EmfValidationException)
+{
+    await Console.Error.WriteLineAsync($"error: bad configuration: {e.Message}");
+    return 2;
+}
+
+return fleet.ExitCode;
+
+// The embedded hocon/multi-agent-server.conf, or the --config file instead; --emitter replaces the emitters list.
+static Config LoadConfig(SampleOptions options)
+{
+    string text;
+    if (options.ConfigFile is { } file)
+    {
+        text = File.ReadAllText(file);
+    }
+    else
+    {
+        using var stream = typeof(Script).Assembly.GetManifestResourceStream("MultiAgentServer.multi-agent-server.conf")!;
+        using var reader = new StreamReader(stream);
+        text = reader.ReadToEnd();
+    }
+
+    var config = ConfigurationFactory.ParseString(text);
+    if (options.Emitter is not { } emitter)
+    {
+        return config;
+    }
+
+    var blocks = config.WithFallback(TokenTelemetry.DefaultConfig).GetConfig("akka.token-telemetry.emitter")
+        .Root.GetObject().Items.Keys.Where(k => k != "defaults").Order(StringComparer.Ordinal).ToList();
+    if (!Regex.IsMatch(emitter, "^[A-Za-z0-9_-]+$") || !blocks.Contains(emitter))
+    {
+        throw new ArgumentException($"--emitter {emitter}: no such emitter block under akka.token-telemetry.emitter; the configuration has: {string.Join(", ", blocks)}");
+    }
+
+    return ConfigurationFactory.ParseString($"akka.token-telemetry.emitters = [\"{emitter}\"]").WithFallback(config);
+}

@@ -19,22 +19,17 @@ public class ReadmeQuickStartTests
         {
             // --- as in README.md ---
             var config = ConfigurationFactory.ParseString("""
-                akka.loglevel = WARNING                                                        # Akka's INFO lines would go to stdout at shutdown
-                akka.loggers = ["AkkaTokenTelemetry.StandardErrorLogger, AkkaTokenTelemetry"]   # keep stdout pure EMF
-                akka.stdout-loglevel = OFF                                                     # also while Akka starts and stops
-                """).WithFallback(TokenTelemetry.DefaultConfig);                             // reference.conf as fallback
+                akka { loglevel = WARNING, stdout-loglevel = OFF, loggers = ["AkkaTokenTelemetry.StandardErrorLogger, AkkaTokenTelemetry"] }
+                akka.token-telemetry.dimensions = [["Model"], ["Model", "Agent"]]
+                """).WithFallback(TokenTelemetry.DefaultConfig);                       // reference.conf as fallback
             var system = ActorSystem.Create("agents", config);
-            var telemetry = TokenTelemetry.Get(system);                                 // starts the pipeline from HOCON
-            var hook = telemetry.CreateHook(new TokenUsageHookOptions { Dimensions = [["Model"], ["Model", "Agent"]] });
-
-            hook.OnAfterInvocation(new AfterInvocationEvent                            // after every agent call
+            var hook = TokenTelemetry.Get(system).CreateHook();                          // starts the pipeline from HOCON
+            hook.OnAfterInvocation(new AfterInvocationEvent                              // after every agent call
             {
                 Agent = new AgentInfo { Name = "research-agent" },
                 Result = new AgentResult { Usage = new Dictionary<string, long> { ["inputTokens"] = 1523, ["outputTokens"] = 842 }, Model = "gpt-4o" },
             });
-
-            await telemetry.FlushAsync();   // optional: wait until everything so far is delivered
-            await system.Terminate();       // CoordinatedShutdown drains the pipeline first
+            await system.Terminate();                                                    // CoordinatedShutdown drains the pipeline first
             // --- end ---
         }
         finally

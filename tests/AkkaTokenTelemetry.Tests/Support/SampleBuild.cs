@@ -21,4 +21,14 @@ public static class SampleBuild
         var root = output.Parent.Parent!.Parent!.Parent!.Parent!.FullName;
         return System.IO.Path.Combine(root, folder, sample, "bin", configuration, framework, $"{sample}.dll");
     }
+
+    /// <summary>The repository's root (where <c>hocon/</c> and <c>samples/</c> are), found from the tests' build output.</summary>
+    public static string RepositoryRoot
+    {
+        get
+        {
+            var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(System.IO.Path.DirectorySeparatorChar));
+            return output.Parent!.Parent!.Parent!.Parent!.Parent!.FullName;
+        }
+    }
 }

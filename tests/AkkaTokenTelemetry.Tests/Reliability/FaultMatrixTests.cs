@@ -63,7 +63,7 @@ public class FaultMatrixTests(ITestOutputHelper output) : TestKit(output: output
 
         await AssertControlGotEverythingAsync(control);
         await AssertFaultyOutcomeAsync(t, 0, DropReasons.RetriesExhausted, DropReasons.BufferFull);
-        Assert.True(t.Telemetry.Stats.Emitters["faulty"].Restarts >= 1);
+        await AwaitAssertAsync(() => Assert.True(t.Telemetry.Stats.Emitters["faulty"].Restarts >= 1, "the sink is restarted after its backoff"), Dilated(TimeSpan.FromSeconds(5)));
     }
 
     [Fact]

@@ -50,24 +50,19 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            _lines.ResetWrittenCount();
-            for (var i = 0; i < batch.Count; i++)
-            {
-                _shaper.WriteLine(batch.GetEvent(i).Span, _lines, _context);
-            }
-
-            if (_lines.WrittenCount == 0)
+            var lines = _shaper.Shape(batch, _lines, _context);
+            if (lines.IsEmpty)
             {
                 return;
             }
 
             if (_options.IsUdp)
             {
-                await SendDatagramsAsync(_lines.WrittenMemory, cancellationToken).ConfigureAwait(false);
+                await SendDatagramsAsync(lines, cancellationToken).ConfigureAwait(false);
             }
             else
             {
-                await SendStreamAsync(_lines.WrittenMemory, cancellationToken).ConfigureAwait(false);
+                await SendStreamAsync(lines, cancellationToken).ConfigureAwait(false);
             }
         }
         finally

@@ -63,6 +63,26 @@ internal sealed class EmfLineShaper
     public bool PassesUnchanged(EmfBatch batch) => _insert.Length == 0 && batch.Length <= MaxEventBytes;
 
     /// <summary>
+    /// Every event of <paramref name="batch"/>, shaped, one line each: the batch's own memory when it passes
+    /// unchanged, else lines written into <paramref name="scratch"/> (valid until its next use).
+    /// </summary>
+    public ReadOnlyMemory<byte> Shape(EmfBatch batch, ArrayBufferWriter<byte> scratch, EmitterContext context)
+    {
+        if (PassesUnchanged(batch))
+        {
+            return batch.Utf8Lines;
+        }
+
+        scratch.ResetWrittenCount();
+        for (var i = 0; i < batch.Count; i++)
+        {
+            WriteLine(batch.GetEvent(i).Span, scratch, context);
+        }
+
+        return scratch.WrittenMemory;
+    }
+
+    /// <summary>
     /// Writes one event and its newline to <paramref name="output"/>, shaped for the transport; returns false (and
     /// reports it to <paramref name="context"/>) when it cannot fit even without its extra properties.
     /// </summary>

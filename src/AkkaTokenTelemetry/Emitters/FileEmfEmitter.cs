@@ -27,21 +27,7 @@ internal sealed class FileEmfEmitter : IEmfEmitter, IDisposable
 
     public async ValueTask EmitAsync(EmfBatch batch, CancellationToken cancellationToken)
     {
-        ReadOnlyMemory<byte> lines;
-        if (_shaper.PassesUnchanged(batch))
-        {
-            lines = batch.Utf8Lines;
-        }
-        else
-        {
-            _lines.ResetWrittenCount();
-            for (var i = 0; i < batch.Count; i++)
-            {
-                _shaper.WriteLine(batch.GetEvent(i).Span, _lines, _context);
-            }
-
-            lines = _lines.WrittenMemory;
-        }
+        var lines = _shaper.Shape(batch, _lines, _context);
 
         if (lines.IsEmpty)
         {

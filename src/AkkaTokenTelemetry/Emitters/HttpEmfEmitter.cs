@@ -40,21 +40,7 @@ internal sealed class HttpEmfEmitter : IEmfEmitter, IDisposable
 
     public async ValueTask EmitAsync(EmfBatch batch, CancellationToken cancellationToken)
     {
-        ReadOnlyMemory<byte> body;
-        if (_shaper.PassesUnchanged(batch))
-        {
-            body = batch.Utf8Lines;
-        }
-        else
-        {
-            _lines.ResetWrittenCount();
-            for (var i = 0; i < batch.Count; i++)
-            {
-                _shaper.WriteLine(batch.GetEvent(i).Span, _lines, _context);
-            }
-
-            body = _lines.WrittenMemory;
-        }
+        var body = _shaper.Shape(batch, _lines, _context);
 
         if (body.IsEmpty)
         {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using AkkaTokenTelemetry.Tests.Support;
 
@@ -13,22 +12,10 @@ public class SoakTests
     [Fact]
     public async Task TwentySecondSoak_WithTheAgentPausedHalfTheTime_NoMalformedLine_AndEveryRecordAccountedFor()
     {
-        var benchmarks = SampleBuild.BenchmarksPath();
-        Assert.True(File.Exists(benchmarks), $"the benchmarks are built (a project reference of the tests): {benchmarks}");
-        var start = new ProcessStartInfo("dotnet", ["exec", benchmarks, "soak", "--seconds", "20", "--rate", "5000"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
+        var run = await SampleBuild.RunAsync(SampleBuild.BenchmarksPath(), TimeSpan.FromMinutes(3), "soak", "--seconds", "20", "--rate", "5000");
+        var (stdout, stderr) = (run.Stdout, run.Stderr);
 
-        using var process = Process.Start(start)!;
-        var stdoutTask = process.StandardOutput.ReadToEndAsync();
-        var stderrTask = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromMinutes(3)).Token);
-        var (stdout, stderr) = (await stdoutTask, await stderrTask);
-
-        Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}; stdout: {stdout}; stderr: {stderr}");
+        Assert.True(run.ExitCode == 0, $"exit code {run.ExitCode}; stdout: {stdout}; stderr: {stderr}");
         var summary = JsonNode.Parse(stdout.Trim().Split('\n')[^1])!.AsObject();
         long Value(string name) => summary[name]!.GetValue<long>();
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -90,37 +89,11 @@ public partial class MultiAgentServerSampleTests
         Assert.Contains("error: --config no-such-file.conf: no such file", run.Stderr, StringComparison.Ordinal);
     }
 
-    private sealed record SampleRun(int ExitCode, string Stdout, string Stderr);
 
     private sealed record Tokens(long Runs, long Input, long Output, long CacheRead, long Reasoning);
 
-    private static async Task<SampleRun> RunSampleAsync(params string[] args)
-    {
-        var sample = SampleBuild.Path("MultiAgentServer");
-        Assert.True(File.Exists(sample), $"the sample is built (a project reference of the tests): {sample}");
-        var start = new ProcessStartInfo("dotnet", ["exec", sample, .. args])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-
-        using var process = Process.Start(start)!;
-        var stdoutTask = process.StandardOutput.ReadToEndAsync();
-        var stderrTask = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new Xunit.Sdk.XunitException($"the sample did not finish within 2 minutes; stderr so far: {await stderrTask}");
-        }
-
-        return new SampleRun(process.ExitCode, await stdoutTask, await stderrTask);
-    }
+    private static Task<ProcessRun> RunSampleAsync(params string[] args) =>
+        SampleBuild.RunAsync(SampleBuild.Path("MultiAgentServer"), TimeSpan.FromMinutes(2), args);
 
     /// <summary>"  model: T tokens (input I, output O, cache read C, reasoning R; N runs)" lines of the summary.</summary>
     private static Dictionary<string, Tokens> ParseSummary(string stderr)

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace AkkaTokenTelemetry.Tests.Support;
 
 /// <summary>
@@ -31,4 +33,35 @@ public static class SampleBuild
             return output.Parent!.Parent!.Parent!.Parent!.Parent!.FullName;
         }
     }
+
+    /// <summary>Runs a built assembly as its own process (<c>dotnet exec</c>), as a user runs it, within <paramref name="timeout"/>.</summary>
+    public static async Task<ProcessRun> RunAsync(string assembly, TimeSpan timeout, params string[] args)
+    {
+        Assert.True(File.Exists(assembly), $"{System.IO.Path.GetFileName(assembly)} is built (a project reference of the tests): {assembly}");
+        var start = new ProcessStartInfo("dotnet", ["exec", assembly, .. args])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+
+        using var process = Process.Start(start)!;
+        var stdoutTask = process.StandardOutput.ReadToEndAsync();
+        var stderrTask = process.StandardError.ReadToEndAsync();
+        using var deadline = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new Xunit.Sdk.XunitException($"{System.IO.Path.GetFileName(assembly)} did not finish within {timeout}; stderr so far: {await stderrTask}");
+        }
+
+        return new ProcessRun(process.ExitCode, await stdoutTask, await stderrTask);
+    }
 }
+
+/// <summary>How a process ended: its exit code and everything it wrote.</summary>
+public sealed record ProcessRun(int ExitCode, string Stdout, string Stderr);

@@ -36,21 +36,28 @@ internal enum EmitOutcome
     Rejected,
 }
 
-/// <summary>The answer while the sink is being restarted by its backoff supervisor: ask again shortly.</summary>
+/// <summary>The answer while the sink waits to restart its emitter: ask again shortly.</summary>
 internal sealed class EmitterRestarting
 {
     public static readonly EmitterRestarting Instance = new();
+}
+
+/// <summary>The sink's own timer: the backoff before a fresh emitter is over.</summary>
+internal sealed class RestartEmitter
+{
+    public static readonly RestartEmitter Instance = new();
 }
 
 /// <summary>
 /// Owns one <see cref="IEmfEmitter"/> and delivers one batch at a time to it: every attempt is bounded by
 /// <c>ask-timeout</c> (also for an emitter that ignores its cancellation token), failures are retried up to
 /// <c>max-retries-per-batch</c> times with exponential backoff and jitter (Polly), then the batch is dropped and
-/// counted, and the actor stops so that its backoff supervisor starts it again, with a fresh emitter, after an
-/// exponential, jittered delay.
+/// counted, and the sink replaces its emitter with a fresh one after an exponential, jittered delay that grows with
+/// each consecutive failed batch. While it waits it answers every batch "restarting", so the branch asks again and
+/// no batch is lost to the restart. (Its backoff supervisor only restarts the sink itself should the actor crash.)
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Disposed in PostStop, the actor's end of life.")]
-internal sealed class EmitterSinkActor : ReceiveActor
+internal sealed class EmitterSinkActor : ReceiveActor, IWithTimers
 {
     private readonly EmitterSettings _settings;
     private readonly Func<IEmfEmitter> _factory;
@@ -66,6 +73,11 @@ internal sealed class EmitterSinkActor : ReceiveActor
     /// <summary>An attempt that outlived ask-timeout and may still be running inside this sink's emitter.</summary>
     private Task? _abandoned;
 
+    /// <summary>Batches failed in a row: the exponent of the restart backoff.</summary>
+    private int _consecutiveFailures;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
     public EmitterSinkActor(EmitterSettings settings, Func<IEmfEmitter> factory, bool ownsEmitter, TelemetryCounters.EmitterCounters counters, TimeProvider time, EmitterContext? context)
     {
         _settings = settings;
@@ -75,7 +87,7 @@ internal sealed class EmitterSinkActor : ReceiveActor
         _counters = counters;
         _time = time;
         _retry = BuildRetry(settings, counters, time);
-        ReceiveAsync<EmitBatch>(DeliverAsync);
+        Ready();
     }
 
     public static Props Props(EmitterSettings settings, Func<IEmfEmitter> factory, bool ownsEmitter, TelemetryCounters.EmitterCounters counters, TimeProvider time, EmitterContext? context = null) =>
@@ -83,23 +95,69 @@ internal sealed class EmitterSinkActor : ReceiveActor
 
     protected override void PreStart() => _emitter = _factory();
 
+    private void Ready() => ReceiveAsync<EmitBatch>(DeliverAsync);
+
+    private void Restarting()
+    {
+        Receive<EmitBatch>(_ => Sender.Tell(EmitterRestarting.Instance));
+        Receive<RestartEmitter>(_ => ReplaceEmitter());
+    }
+
+    /// <summary>Waits a growing, jittered backoff, then replaces the emitter; batches meanwhile are answered "restarting".</summary>
+    private void BeginRestart()
+    {
+        var exponent = Math.Min(_consecutiveFailures++, 30);
+        var delay = TimeSpan.FromTicks((long)Math.Min(_settings.BackoffMax.Ticks, _settings.BackoffMin.Ticks * Math.Pow(2, exponent)));
+        delay += delay * (Random.Shared.NextDouble() * _settings.BackoffRandomFactor);
+        Become(Restarting);
+        Timers.StartSingleTimer(nameof(RestartEmitter), RestartEmitter.Instance, delay);
+    }
+
+    private void ReplaceEmitter()
+    {
+        if (_ownsEmitter)
+        {
+            DisposeWhenIdle(_emitter);
+        }
+
+        _abandoned = null;
+        try
+        {
+            _emitter = _factory();
+        }
+        catch (Exception e)
+        {
+            _emitter = null;
+            _log.Warning(e, "Token telemetry emitter '{0}' could not be created again; trying later.", _settings.Name);
+            BeginRestart();
+            return;
+        }
+
+        Become(Ready);
+    }
+
+    /// <summary>Disposes an emitter, once any abandoned call into it has ended.</summary>
+    private void DisposeWhenIdle(IEmfEmitter? emitter)
+    {
+        if (_abandoned is { IsCompleted: false } running)
+        {
+            // Never dispose an emitter under a call that is still running; dispose it when that call ends.
+            var (log, name) = (_log, _settings.Name);
+            running.ContinueWith(_ => DisposeEmitter(emitter, log, name), TaskScheduler.Default);
+        }
+        else
+        {
+            DisposeEmitter(emitter, _log, _settings.Name);
+        }
+    }
+
     protected override void PostStop()
     {
         _stopping.Cancel();
         _stopping.Dispose();
         if (_ownsEmitter)
         {
-            var emitter = _emitter;
-            if (_abandoned is { IsCompleted: false } running)
-            {
-                // Never dispose an emitter under a call that is still running; dispose it when that call ends.
-                var (log, name) = (_log, _settings.Name);
-                running.ContinueWith(_ => DisposeEmitter(emitter, log, name), TaskScheduler.Default);
-            }
-            else
-            {
-                DisposeEmitter(emitter, _log, _settings.Name);
-            }
+            DisposeWhenIdle(_emitter);
         }
     }
 
@@ -191,6 +249,8 @@ internal sealed class EmitterSinkActor : ReceiveActor
                 _counters.Delivered(batch, tooLarge, trimmed);
             }
 
+            _consecutiveFailures = 0;
+
             sender.Tell(EmitOutcome.Delivered);
             return;
         }
@@ -228,14 +288,13 @@ internal sealed class EmitterSinkActor : ReceiveActor
 
         sender.Tell(EmitOutcome.RetriesExhausted);
         _log.Warning(
-            "Token telemetry emitter '{0}' failed a batch of {1} records on all {2} attempts; it was dropped (counted as {3}) and the emitter will be restarted. Last error: {4}",
+            "Token telemetry emitter '{0}' failed a batch of {1} records on all {2} attempts; it was dropped (counted as {3}) and the emitter will be restarted after a backoff. Last error: {4}",
             _settings.Name,
             batch.RecordCount,
             _settings.MaxRetriesPerBatch + 1,
             DropReasons.RetriesExhausted,
             failure.Message);
-        // Stop, so the backoff supervisor starts a fresh sink (and emitter) after a growing, jittered delay.
-        Context.Stop(Self);
+        BeginRestart();
     }
 
     /// <summary>One attempt, never longer than ask-timeout, even if the emitter ignores its token.</summary>

@@ -325,8 +325,8 @@ internal sealed class TelemetryPipeline
         };
 
         var child = EmitterSinkActor.Props(emitter, counted, owned, counters, Time, context);
-        // The sink stops itself when its emitter failed a whole batch; the supervisor starts it again after backoff
-        // and, meanwhile, answers the branch "restarting" so the branch asks again rather than losing the batch.
+        // The sink replaces a failing emitter itself, after its own backoff. The supervisor restarts the sink only
+        // should the actor itself stop or crash, and meanwhile answers "restarting" so the branch asks again.
         var options = Backoff.OnStop(child, "emitter", emitter.BackoffMin, emitter.BackoffMax, emitter.BackoffRandomFactor, -1)
             .WithReplyWhileStopped(EmitterRestarting.Instance);
         return _system.ActorOf(BackoffSupervisor.Props(options), $"token-telemetry-emitter-{Uri.EscapeDataString(branchName)}");

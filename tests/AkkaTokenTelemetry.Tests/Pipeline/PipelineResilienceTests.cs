@@ -70,6 +70,34 @@ public class PipelineResilienceTests(ITestOutputHelper output) : TestKit(output:
     }
 
     [Fact]
+    public async Task EmitterRestarts_LoseNoBatchOnTheWay_EachFailedBatchIsSettledAfterOneBackoff()
+    {
+        // Every batch fails and restarts the emitter; the next batch must reach the fresh emitter after the
+        // backoff (at most 60 ms here), not vanish with the old one, which would leave the branch waiting out its
+        // ask budget (over 10 s with this ask-timeout) before asking again.
+        var broken = new FailingEmitter(-1);
+        await using var t = TelemetrySystem.Start(
+            "akka.token-telemetry { emitters = [broken], batch.max-records = 1, emitter.broken { type = delegate, max-retries-per-batch = 0, ask-timeout = 10s } }",
+            new TokenTelemetrySetup().WithEmitter("broken", broken));
+        var hook = t.Telemetry.CreateHook();
+        for (var i = 0; i < 40; i++)
+        {
+            hook.OnAfterInvocation(TelemetrySystem.Invocation(i));
+        }
+
+        await AwaitAssertAsync(
+            () =>
+            {
+                var stats = t.Telemetry.Stats.Emitters["broken"];
+                Assert.Equal(40, stats.RecordsDropped.GetValueOrDefault(DropReasons.RetriesExhausted));
+                Assert.True(stats.Restarts >= 39, $"{stats.Restarts} restarts");
+            },
+            Dilated(TimeSpan.FromSeconds(8)));
+        Assert.Equal(40, broken.Calls);
+        Assert.DoesNotContain(DropReasons.EmitTimeout, t.Telemetry.Stats.Emitters["broken"].RecordsDropped.Keys);
+    }
+
+    [Fact]
     public async Task EmitterThatAlwaysFails_ExhaustsItsRetries_IsCounted_AndTheOthersGetEverything()
     {
         var broken = new FailingEmitter(-1);

@@ -99,6 +99,7 @@ internal static class SoakCommand
         var hook = telemetry.CreateHook(new TokenUsageHookOptions { ExtraProperties = StandardPayload.ExtraProperties });
         var process = Process.GetCurrentProcess();
         var samples = new List<(double Second, long WorkingSet)>();
+        var retained = new List<(double Second, long Bytes)>();
 
         await Console.Error.WriteLineAsync($"soak: {duration} at {rate} records/s, agent reading paused {pauseEvery.TotalSeconds / 2:0.#} s of every {pauseEvery.TotalSeconds:0.#} s{(stall ? ", plus a stalled emitter" : string.Empty)}{(failRate > 0 ? $", plus an emitter failing {failRate:P0} of attempts" : string.Empty)}");
         var clock = Stopwatch.StartNew();
@@ -125,8 +126,10 @@ internal static class SoakCommand
                 samples.Add((clock.Elapsed.TotalSeconds, process.WorkingSet64));
                 if (samples.Count % 10 == 0)
                 {
+                    // What is really held (after a full collection), beside the working set the GC keeps around.
+                    retained.Add((clock.Elapsed.TotalSeconds, GC.GetTotalMemory(forceFullCollection: true)));
                     var s = telemetry.Stats;
-                    await Console.Error.WriteLineAsync($"  {clock.Elapsed.TotalSeconds,6:0} s  sent {sent,9:N0}  delivered {s.Emitters["agent"].RecordsDelivered,9:N0}  dropped {s.RecordsDroppedTotal + s.Emitters["agent"].RecordsDroppedTotal,7:N0}  lines {agent.Lines,9:N0}  working set {process.WorkingSet64 / 1e6,6:0} MB");
+                    await Console.Error.WriteLineAsync($"  {clock.Elapsed.TotalSeconds,6:0} s  sent {sent,9:N0}  delivered {s.Emitters["agent"].RecordsDelivered,9:N0}  dropped {s.RecordsDroppedTotal + s.Emitters["agent"].RecordsDroppedTotal,7:N0}  lines {agent.Lines,9:N0}  working set {process.WorkingSet64 / 1e6,6:0} MB  retained heap {retained[^1].Bytes / 1e6,5:0} MB");
                 }
 
                 nextSample += TimeSpan.FromSeconds(1);
@@ -189,6 +192,8 @@ internal static class SoakCommand
             ["working_set_peak_mb"] = Math.Round(samples.Select(s => s.WorkingSet).DefaultIfEmpty(0).Max() / 1e6, 1),
             ["working_set_final_mb"] = Math.Round(final / 1e6, 1),
             ["working_set_final_over_baseline"] = baseline > 0 ? Math.Round((double)final / baseline, 3) : null,
+            ["retained_heap_baseline_mb"] = Math.Round(retained.Where(r => r.Second <= baselineAt + 10).Select(r => r.Bytes).DefaultIfEmpty(0).Last() / 1e6, 1),
+            ["retained_heap_final_mb"] = Math.Round(retained.Select(r => r.Bytes).DefaultIfEmpty(0).Last() / 1e6, 1),
             ["latency_p50_ms"] = Percentile(latencies, 0.50),
             ["latency_p99_ms"] = Percentile(latencies, 0.99),
         };

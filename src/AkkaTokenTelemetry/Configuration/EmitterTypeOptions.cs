@@ -140,9 +140,16 @@ internal sealed class HttpEmitterOptions
             throw TokenTelemetrySettings.Bad($"{path}.url", $"\"{url}\"", "is not an absolute http:// or https:// URL");
         }
 
-        // ask-timeout bounds every attempt anyway; a longer request timeout could never take effect.
+        if (!string.IsNullOrEmpty(uri.UserInfo))
+        {
+            throw TokenTelemetrySettings.Bad($"{path}.url", "(a URL with user:password@, not shown)", "must not carry credentials; send them as a header, e.g. headers { Authorization = \"…\" }");
+        }
+
+        // ask-timeout bounds every attempt anyway: keep the request's own timeout just below it, so that a server
+        // that does not answer is reported as such rather than as an attempt cut short.
         var timeout = TokenTelemetrySettings.PositiveDuration(c, "timeout", $"{path}.timeout");
-        timeout = timeout < askTimeout ? timeout : askTimeout;
+        var cap = askTimeout * 0.9;
+        timeout = timeout < cap ? timeout : cap;
 
         var contentType = c.HasPath("content-type") ? c.GetString("content-type") : null;
         if (string.IsNullOrWhiteSpace(contentType) || !System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out _))
@@ -156,20 +163,27 @@ internal sealed class HttpEmitterOptions
             using var probe = new HttpRequestMessage();
             foreach (var (name, value) in c.GetValue("headers").GetObject().Items)
             {
+                // Header values are often secrets: messages name the header, never its value.
+                const string Hidden = "(value not shown)";
                 var text = value.IsString() ? value.GetString() : null;
                 if (text is null)
                 {
-                    throw TokenTelemetrySettings.Bad($"{path}.headers.{name}", value.ToString(), "must be a string");
+                    throw TokenTelemetrySettings.Bad($"{path}.headers.{name}", Hidden, "must be a string");
                 }
 
                 if (string.Equals(name, "Content-Type", StringComparison.OrdinalIgnoreCase))
                 {
-                    throw TokenTelemetrySettings.Bad($"{path}.headers.{name}", text, $"is set with {path}.content-type instead");
+                    throw TokenTelemetrySettings.Bad($"{path}.headers.{name}", Hidden, $"is set with {path}.content-type instead");
+                }
+
+                if (text.Any(ch => ch is < ' ' or > '~'))
+                {
+                    throw TokenTelemetrySettings.Bad($"{path}.headers.{name}", Hidden, "must be printable ASCII (no line breaks or other control characters)");
                 }
 
                 if (!probe.Headers.TryAddWithoutValidation(name, text))
                 {
-                    throw TokenTelemetrySettings.Bad($"{path}.headers.{name}", text, "is not a request header name that can be sent");
+                    throw TokenTelemetrySettings.Bad($"{path}.headers.{name}", Hidden, "is not a request header name that can be sent");
                 }
 
                 headers.Add(new(name, text));
@@ -251,7 +265,8 @@ internal sealed class LoggerEmitterOptions
         }
 
         var levelText = c.HasPath("level") ? c.GetString("level") : null;
-        if (!Enum.TryParse<LogLevel>(levelText, ignoreCase: true, out var level) || level == LogLevel.None || !Enum.IsDefined(level) || int.TryParse(levelText, out _))
+        if (levelText is null || levelText.Contains(',', StringComparison.Ordinal) || int.TryParse(levelText, out _)
+            || !Enum.TryParse<LogLevel>(levelText, ignoreCase: true, out var level) || level == LogLevel.None || !Enum.IsDefined(level))
         {
             throw TokenTelemetrySettings.Bad($"{path}.level", levelText, "is not a log level: Trace, Debug, Information, Warning, Error or Critical");
         }

@@ -138,6 +138,12 @@ internal sealed class TokenTelemetrySettings
             emitters.Add(EmitterSettings.Create(name, WithTypeDefaults(c, c.GetConfig($"emitter.{name}")).WithFallback(defaults), Path($"emitter.{name}")));
         }
 
+        var sharedFile = emitters.Where(e => e.File is not null).GroupBy(e => e.File!.Path, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (sharedFile is not null)
+        {
+            throw Bad(Path($"emitter.{sharedFile.Last().Name}.path"), $"\"{sharedFile.Key}\"", $"is also the path of emitter '{sharedFile.First().Name}'; two file emitters must not write one file");
+        }
+
         var overflow = c.GetString("ingress.overflow");
         return new TokenTelemetrySettings
         {

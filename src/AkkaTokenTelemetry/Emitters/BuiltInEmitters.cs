@@ -25,7 +25,10 @@ internal sealed class StdoutEmfEmitter(EmitterContext? context = null) : IEmfEmi
                 line.ResetWrittenCount();
                 if (_shaper.WriteLine(batch.GetEvent(i).Span, line, context))
                 {
-                    output.Write(Encoding.UTF8.GetString(line.WrittenSpan));
+                    var text = Encoding.UTF8.GetString(line.WrittenSpan);
+                    output.Write(EmfEmitters.CanHoldUnicode(output.Encoding)
+                        ? text
+                        : EmfEmitters.FormatLine((System.Text.Json.Nodes.JsonObject)System.Text.Json.Nodes.JsonNode.Parse(text)!, unicode: false));
                 }
             }
 

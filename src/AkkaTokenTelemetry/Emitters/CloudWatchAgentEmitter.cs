@@ -29,6 +29,7 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
     private readonly ArrayBufferWriter<byte> _lines = new(64 * 1024);
     private readonly LinkedList<Written> _window = new();
     private long _windowBytes;
+    private readonly ITimer? _confirmTimer;
     private Socket? _socket;
     private bool _outage;
     private bool _disposed;
@@ -37,6 +38,14 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
     {
         _options = options;
         _context = context;
+        if (!options.IsUdp)
+        {
+            // While no batch comes, still check the connection now and then: writes are confirmed while it stays
+            // open, and a close is noticed (and what it may have lost resent with the next batch) without delay.
+            var period = options.ResendWindow / 2;
+            _confirmTimer = context.Time.CreateTimer(static state => ((CloudWatchAgentEmitter)state!).CheckIdleConnection(), this, period, period);
+        }
+
         // A datagram holds at least one whole line and its newline.
         _shaper = new EmfLineShaper(options.IsUdp ? EmfLineShaper.MaxDatagramBytes - 1 : EmfLineShaper.MaxAgentEventBytes, options.LogGroupName, options.LogStreamName);
     }
@@ -73,6 +82,11 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_confirmTimer is not null)
+        {
+            await _confirmTimer.DisposeAsync().ConfigureAwait(false);
+        }
+
         await _gate.WaitAsync().ConfigureAwait(false);
         try
         {
@@ -82,13 +96,14 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
             }
 
             _disposed = true;
-            if (_socket is not null && !_options.IsUdp && !IsOpen(_socket) && _window.Count > 0)
+            if (!_options.IsUdp && _window.Count > 0 && (_socket is null || !IsOpen(_socket)))
             {
-                // The agent closed the connection after our last write: one last try to resend what it may have lost.
+                // The agent closed the connection after our last write (or a write failed): one last try to resend
+                // what it may have lost.
                 Close();
                 try
                 {
-                    using var last = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                    using var last = new CancellationTokenSource(TimeSpan.FromSeconds(1));
                     await ConnectAndResendAsync(last.Token).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is SocketException or OperationCanceledException or EmfDeliveryException)
@@ -156,10 +171,53 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
         _window.AddLast(new Written(copy, lines.Length, _context.Time.GetTimestamp()));
         _windowBytes += lines.Length;
 
-        // Bound the window: beyond resend-buffer, the oldest writes count as read (the connection was open above).
+        // Bound the window: beyond resend-buffer, the oldest writes are given up on (counted as read).
         while (_windowBytes > _options.ResendBuffer && _window.Count > 1)
         {
+            if (_context.Time.GetElapsedTime(_window.First!.Value.WrittenAt) < _options.ResendWindow)
+            {
+                _context.WarnOnce(
+                    "resend-buffer",
+                    $"Token telemetry emitter '{_context.Name}' writes more than resend-buffer ({_options.ResendBuffer} bytes) within resend-window ({_options.ResendWindow}); the oldest of them can no longer be resent after an agent restart. Raise resend-buffer to keep them.");
+            }
+
             RemoveFirst();
+        }
+    }
+
+    /// <summary>The idle check: confirms old writes while the connection is open; notices a close.</summary>
+    private void CheckIdleConnection()
+    {
+        if (!_gate.Wait(0))
+        {
+            return; // a batch is being sent: it checks the connection itself
+        }
+
+        try
+        {
+            if (_disposed || _socket is null)
+            {
+                return;
+            }
+
+            if (IsOpen(_socket))
+            {
+                Confirm(_context.Time.GetTimestamp());
+            }
+            else
+            {
+                _context.Log.Warning(
+                    "Token telemetry emitter '{0}': the CloudWatch agent at {1} closed the connection; the {2} bytes written in the last {3} are resent with the next batch (or at shutdown).",
+                    _context.Name,
+                    _options.Endpoint,
+                    _windowBytes,
+                    _options.ResendWindow);
+                Close();
+            }
+        }
+        finally
+        {
+            _gate.Release();
         }
     }
 
@@ -237,8 +295,9 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
         {
-            // Part of a line may have gone out: this connection is finished; the next attempt reconnects and resends.
-            Close();
+            // Part of a line may have gone out: reset the connection (rather than close it cleanly) so the agent
+            // drops that partial line instead of reading it; the next attempt reconnects and resends.
+            Abort();
             if (e is OperationCanceledException)
             {
                 throw;
@@ -254,9 +313,7 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
         {
             if (_socket is null)
             {
-                var address = IPAddress.TryParse(_options.Host, out var ip)
-                    ? ip
-                    : (await Dns.GetHostAddressesAsync(_options.Host, cancellationToken).ConfigureAwait(false))[0];
+                var address = IPAddress.TryParse(_options.Host, out var ip) ? ip : await ResolveAsync(cancellationToken).ConfigureAwait(false);
                 var socket = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
                 try
                 {
@@ -296,6 +353,15 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
             Close();
             throw new EmfDeliveryException($"Sending to the CloudWatch agent at {_options.Endpoint} failed: {e.Message}", e);
         }
+    }
+
+    /// <summary>The host's address for UDP, IPv4 first (the agent listens on IPv4 by default).</summary>
+    private async Task<IPAddress> ResolveAsync(CancellationToken cancellationToken)
+    {
+        var addresses = await Dns.GetHostAddressesAsync(_options.Host, cancellationToken).ConfigureAwait(false);
+        return addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
+            ?? addresses.FirstOrDefault()
+            ?? throw new EmfDeliveryException($"The CloudWatch agent host in {_options.Endpoint} resolves to no address.");
     }
 
     /// <summary>Whether the agent still holds the connection open (it never sends, so anything readable means it closed).</summary>
@@ -360,6 +426,20 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
     {
         _socket?.Dispose();
         _socket = null;
+    }
+
+    /// <summary>Closes with a reset (linger 0): nothing still queued in the socket is delivered.</summary>
+    private void Abort()
+    {
+        try
+        {
+            _socket?.LingerState = new LingerOption(true, 0);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+
+        Close();
     }
 
     /// <summary>Bytes written to the agent, kept until they are old enough to count as read.</summary>

@@ -110,7 +110,18 @@ internal sealed class EmfLineShaper
 
     private bool WriteSlow(ReadOnlySpan<byte> evt, IBufferWriter<byte> output, EmitterContext context)
     {
-        if (JsonNode.Parse(evt) is not JsonObject root || root["_aws"] is not JsonObject aws)
+        JsonNode? parsed;
+        try
+        {
+            // Extra properties may nest 64 levels below the root.
+            parsed = JsonNode.Parse(evt, documentOptions: new JsonDocumentOptions { MaxDepth = 256 });
+        }
+        catch (JsonException)
+        {
+            parsed = null;
+        }
+
+        if (parsed is not JsonObject root || root["_aws"] is not JsonObject aws)
         {
             // Our own writer never makes such an event; refuse to pass on something that is not EMF.
             context.EventTooLarge(1, evt.Length, MaxEventBytes);

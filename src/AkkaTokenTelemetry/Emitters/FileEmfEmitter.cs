@@ -11,6 +11,7 @@ namespace AkkaTokenTelemetry;
 /// </summary>
 internal sealed class FileEmfEmitter : IEmfEmitter, IDisposable
 {
+    private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly FileEmitterOptions _options;
     private readonly EmitterContext _context;
     private readonly EmfLineShaper _shaper = new(EmfLineShaper.MaxLogEventBytes);
@@ -27,6 +28,20 @@ internal sealed class FileEmfEmitter : IEmfEmitter, IDisposable
 
     public async ValueTask EmitAsync(EmfBatch batch, CancellationToken cancellationToken)
     {
+        // One write at a time, also when an attempt that ignored its token is still running.
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async ValueTask WriteAsync(EmfBatch batch, CancellationToken cancellationToken)
+    {
         var lines = _shaper.Shape(batch, _lines, _context);
 
         if (lines.IsEmpty)
@@ -37,7 +52,16 @@ internal sealed class FileEmfEmitter : IEmfEmitter, IDisposable
         _stream ??= Open();
         if (_options.MaxFileSize > 0 && _stream.Length > 0 && _stream.Length + lines.Length > _options.MaxFileSize)
         {
-            Rotate();
+            try
+            {
+                Rotate();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Rotation is housekeeping: never lose events to it. Keep appending and say so once.
+                _context.WarnOnce("rotate", $"Token telemetry emitter '{_context.Name}' could not rotate {_options.Path} ({e.Message}); it keeps appending to the current file.");
+                _stream ??= Open();
+            }
         }
 
         var start = _stream.Length;
@@ -73,10 +97,12 @@ internal sealed class FileEmfEmitter : IEmfEmitter, IDisposable
     {
         _stream?.Dispose();
         _stream = null;
+        _gate.Dispose();
     }
 
-    private FileStream Open() =>
-        new(_options.Path, new FileStreamOptions
+    private FileStream Open()
+    {
+        var stream = new FileStream(_options.Path, new FileStreamOptions
         {
             Mode = FileMode.Append,
             Access = FileAccess.Write,
@@ -84,6 +110,23 @@ internal sealed class FileEmfEmitter : IEmfEmitter, IDisposable
             BufferSize = 0,
             Options = FileOptions.Asynchronous,
         });
+
+        // A file that ends in part of a line (a crash mid-write elsewhere) gets a newline first, so our first event
+        // is never joined onto it.
+        if (stream.Length > 0 && LastByte(_options.Path) != (byte)'\n')
+        {
+            stream.Write("\n"u8);
+        }
+
+        return stream;
+    }
+
+    private static int LastByte(string path)
+    {
+        using var reader = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        reader.Seek(-1, SeekOrigin.End);
+        return reader.ReadByte();
+    }
 
     private void Rotate()
     {

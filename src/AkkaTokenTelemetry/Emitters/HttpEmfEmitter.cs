@@ -22,6 +22,7 @@ internal sealed class HttpEmfEmitter : IEmfEmitter, IDisposable
     private readonly EmfLineShaper _shaper = new(EmfLineShaper.MaxLogEventBytes);
     private readonly ArrayBufferWriter<byte> _lines = new(64 * 1024);
     private readonly MediaTypeHeaderValue _contentType;
+    private readonly SemaphoreSlim _gate = new(1, 1);
 
     public HttpEmfEmitter(HttpEmitterOptions options, EmitterContext context)
     {
@@ -33,12 +34,28 @@ internal sealed class HttpEmfEmitter : IEmfEmitter, IDisposable
             ConnectTimeout = options.Timeout,
             PooledConnectionLifetime = TimeSpan.FromMinutes(2),
             AutomaticDecompression = DecompressionMethods.None,
+            // A redirect would turn the POST into a body-less GET: never follow one, refuse it (below).
+            AllowAutoRedirect = false,
         };
         // The emitter bounds each request itself (timeout, and the attempt's token).
         _client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
     }
 
     public async ValueTask EmitAsync(EmfBatch batch, CancellationToken cancellationToken)
+    {
+        // One request at a time: the shaped body lives in a buffer of this emitter.
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await PostAsync(batch, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async ValueTask PostAsync(EmfBatch batch, CancellationToken cancellationToken)
     {
         var body = _shaper.Shape(batch, _lines, _context);
 
@@ -89,12 +106,21 @@ internal sealed class HttpEmfEmitter : IEmfEmitter, IDisposable
                 };
             }
 
+            if (status is >= 300 and < 400)
+            {
+                throw new EmfDeliveryException($"POST to {_options.Url} answered {status} {response.ReasonPhrase}, a redirect to {response.Headers.Location?.ToString() ?? "(no Location)"}; redirects are not followed — configure the final URL.") { IsPermanent = true };
+            }
+
             var excerpt = await ReadExcerptAsync(response, timeout.Token).ConfigureAwait(false);
             throw new EmfDeliveryException($"POST to {_options.Url} answered {status} {response.ReasonPhrase}: {excerpt}") { IsPermanent = true };
         }
     }
 
-    public void Dispose() => _client.Dispose();
+    public void Dispose()
+    {
+        _client.Dispose();
+        _gate.Dispose();
+    }
 
     private TimeSpan? RetryAfter(HttpResponseMessage response)
     {

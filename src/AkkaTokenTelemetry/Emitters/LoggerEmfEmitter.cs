@@ -20,6 +20,10 @@ internal sealed class LoggerEmfEmitter(LoggerEmitterOptions options, ILoggerFact
     {
         if (!_logger.IsEnabled(options.Level))
         {
+            // The logging configuration filters this category out: the events are handed over and discarded there.
+            context.WarnOnce(
+                "disabled",
+                $"Token telemetry emitter '{context.Name}': logging category '{options.Category}' is not enabled at level {options.Level}, so its events are discarded by the logging configuration.");
             return ValueTask.CompletedTask;
         }
 

@@ -70,8 +70,8 @@ internal sealed class EmitterSinkActor : ReceiveActor, IWithTimers
     private readonly EmitterContext? _context;
     private IEmfEmitter? _emitter;
 
-    /// <summary>An attempt that outlived ask-timeout and may still be running inside this sink's emitter.</summary>
-    private Task? _abandoned;
+    /// <summary>Attempts that outlived ask-timeout and may still be running inside this sink's emitter.</summary>
+    private readonly List<Task> _abandoned = [];
 
     /// <summary>Batches failed in a row: the exponent of the restart backoff.</summary>
     private int _consecutiveFailures;
@@ -120,7 +120,7 @@ internal sealed class EmitterSinkActor : ReceiveActor, IWithTimers
             DisposeWhenIdle(_emitter);
         }
 
-        _abandoned = null;
+        _abandoned.Clear();
         try
         {
             _emitter = _factory();
@@ -139,16 +139,11 @@ internal sealed class EmitterSinkActor : ReceiveActor, IWithTimers
     /// <summary>Disposes an emitter, once any abandoned call into it has ended.</summary>
     private void DisposeWhenIdle(IEmfEmitter? emitter)
     {
-        if (_abandoned is { IsCompleted: false } running)
-        {
-            // Never dispose an emitter under a call that is still running; dispose it when that call ends.
-            var (log, name) = (_log, _settings.Name);
-            running.ContinueWith(_ => DisposeEmitter(emitter, log, name), TaskScheduler.Default);
-        }
-        else
-        {
-            DisposeEmitter(emitter, _log, _settings.Name);
-        }
+        // Never dispose an emitter under a call that is still running, and never on the actor's thread: dispose it
+        // in the background once every abandoned call into it has ended.
+        var running = Task.WhenAll(_abandoned.Where(t => !t.IsCompleted));
+        var (log, name) = (_log, _settings.Name);
+        running.ContinueWith(_ => DisposeEmitter(emitter, log, name), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
     }
 
     protected override void PostStop()
@@ -297,6 +292,13 @@ internal sealed class EmitterSinkActor : ReceiveActor, IWithTimers
         BeginRestart();
     }
 
+    /// <summary>Remembers a call that outlived its attempt (forgetting those that have ended since).</summary>
+    private void Abandoned(Task task)
+    {
+        _abandoned.RemoveAll(t => t.IsCompleted);
+        _abandoned.Add(task);
+    }
+
     /// <summary>One attempt, never longer than ask-timeout, even if the emitter ignores its token.</summary>
     private async ValueTask AttemptAsync(EmfBatch batch, CancellationToken stopping)
     {
@@ -325,14 +327,14 @@ internal sealed class EmitterSinkActor : ReceiveActor, IWithTimers
         {
             // Stopping while the emitter still runs: it may still read the batch, so its memory is never reused.
             batch.Abandon();
-            _abandoned = task;
+            Abandoned(task);
             throw;
         }
         catch (TimeoutException e)
         {
             // The emitter may still be reading the batch: its memory must never be reused.
             batch.Abandon();
-            _abandoned = task;
+            Abandoned(task);
             throw new EmitterAttemptException($"Emitter '{_settings.Name}' did not finish within ask-timeout ({_settings.AskTimeout}).", e);
         }
         catch (OperationCanceledException e) when (!stopping.IsCancellationRequested)
@@ -340,7 +342,7 @@ internal sealed class EmitterSinkActor : ReceiveActor, IWithTimers
             batch.Abandon();
             if (!task.IsCompleted)
             {
-                _abandoned = task;
+                Abandoned(task);
             }
 
             throw new EmitterAttemptException($"Emitter '{_settings.Name}' was cancelled after ask-timeout ({_settings.AskTimeout}).", e);

@@ -189,6 +189,8 @@ internal sealed class TelemetryCounters : IDisposable
 
         private void CountDelivered(EmfBatch batch, long recordsTooLarge, long propertiesTrimmed)
         {
+            // Events are counted as too large one by one; a batch never loses more records than it holds.
+            recordsTooLarge = Math.Clamp(recordsTooLarge, 0, batch.RecordCount);
             var records = batch.RecordCount - recordsTooLarge;
             Interlocked.Add(ref _records, records);
             Interlocked.Add(ref _events, batch.Count);

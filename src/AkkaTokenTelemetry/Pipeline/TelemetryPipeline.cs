@@ -26,7 +26,8 @@ internal sealed class TelemetryPipeline
     private readonly ConcurrentDictionary<FlushMarker, byte> _pendingMarkers = new();
     private readonly List<(string Name, TelemetryCounters.EmitterCounters Counters, bool Hooks)> _branches = [];
     private readonly SharedKillSwitch _killSwitch = KillSwitches.Shared("token-telemetry");
-    private readonly List<IAsyncDisposable> _sharedEmitters = [];
+    /// <summary>Emitters that live as long as the pipeline (not replaced when their sink restarts them).</summary>
+    private readonly List<object> _sharedEmitters = [];
     private Channel<IngressItem> _main = null!;
     private Channel<IngressItem> _hooks = null!;
     private int _mainBranches;
@@ -92,14 +93,22 @@ internal sealed class TelemetryPipeline
     public void Start()
     {
         var mainSinks = new List<(EmitterSettings Settings, IActorRef Sink)>();
-        var resolved = Settings.Emitters
-            .Select(emitter =>
+        var resolved = new List<(EmitterSettings Emitter, Func<IEmfEmitter> Factory, bool Owned, EmitterContext Context)>();
+        try
+        {
+            foreach (var emitter in Settings.Emitters)
             {
                 var context = new EmitterContext(emitter.Name, Log, Time);
                 var (factory, owned) = ResolveEmitter(emitter, context);
-                return (emitter, factory, owned, context);
-            })
-            .ToList();
+                resolved.Add((emitter, factory, owned, context));
+            }
+        }
+        catch
+        {
+            // A later emitter failed to start: close what the earlier ones opened.
+            DisposeSharedEmittersAsync(TimeSpan.FromSeconds(1)).GetAwaiter().GetResult();
+            throw;
+        }
         foreach (var (emitter, factory, owned, context) in resolved)
         {
             mainSinks.Add((emitter, StartSink(emitter, factory, owned, context: context)));
@@ -208,22 +217,32 @@ internal sealed class TelemetryPipeline
         }
         finally
         {
-            await DisposeSharedEmittersAsync().ConfigureAwait(false);
+            // Within what is left of the budget, plus the slack the reference config gives the shutdown phase.
+            var left = Remaining();
+            await DisposeSharedEmittersAsync((left > TimeSpan.Zero ? left : TimeSpan.Zero) + TimeSpan.FromSeconds(1)).ConfigureAwait(false);
         }
     }
 
-    /// <summary>Closes the emitters that live as long as the pipeline (once every branch is done with them).</summary>
-    private async Task DisposeSharedEmittersAsync()
+    /// <summary>Closes the emitters that live as long as the pipeline (once every branch is done with them), within <paramref name="budget"/>.</summary>
+    private async Task DisposeSharedEmittersAsync(TimeSpan budget)
     {
+        var started = Time.GetTimestamp();
         foreach (var emitter in _sharedEmitters)
         {
             try
             {
-                await emitter.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+                var remaining = budget - Time.GetElapsedTime(started);
+                var closing = emitter switch
+                {
+                    IAsyncDisposable asyncDisposable => asyncDisposable.DisposeAsync().AsTask(),
+                    IDisposable disposable => Task.Run(disposable.Dispose),
+                    _ => Task.CompletedTask,
+                };
+                await closing.WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero).ConfigureAwait(false);
             }
             catch (Exception e)
             {
-                Log.Warning(e, "Token telemetry: an emitter threw while being closed.");
+                Log.Warning(e, "Token telemetry: an emitter threw or took too long while being closed.");
             }
         }
     }
@@ -356,7 +375,22 @@ internal sealed class TelemetryPipeline
             case "http":
                 return (() => new HttpEmfEmitter(emitter.Http!, context), true);
             case "file":
-                return FirstThenFresh(emitter, () => new FileEmfEmitter(emitter.File!, context));
+            {
+                // One instance (one open file) for the pipeline's life: two could write the same file at once.
+                FileEmfEmitter file;
+                try
+                {
+                    file = new FileEmfEmitter(emitter.File!, context);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new Akka.Configuration.ConfigurationException($"Invalid token telemetry configuration: {emitter.Path}.path: the file {emitter.File!.Path} cannot be opened for appending: {e.Message}", e);
+                }
+
+                _sharedEmitters.Add(file);
+                return (() => file, false);
+            }
+
             case "logger":
             {
                 var factory = _setup?.LoggerFactory ?? LoggerFactoryFromServices() ?? throw TokenTelemetrySettings.Bad(

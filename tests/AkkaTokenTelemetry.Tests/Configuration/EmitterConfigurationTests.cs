@@ -121,10 +121,42 @@ public class EmitterConfigurationTests
     }
 
     [Fact]
-    public void Http_TimeoutAboveAskTimeout_IsCappedByIt()
+    public void Http_TimeoutAboveAskTimeout_IsCappedJustBelowIt()
     {
         var http = Block("http", "url = \"http://x/\", timeout = 30s, ask-timeout = 4s").Http!;
-        Assert.Equal(TimeSpan.FromSeconds(4), http.Timeout);
+        Assert.Equal(TimeSpan.FromSeconds(3.6), http.Timeout);
+    }
+
+    [Fact]
+    public void Http_UrlWithCredentials_IsRefusedWithoutShowingThem()
+    {
+        var e = Assert.Throws<ConfigurationException>(() => Block("http", "url = \"https://user:s3cret@collector.example/emf\""));
+        Assert.Contains("akka.token-telemetry.emitter.e.url", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Http_HeaderValueWithALineBreak_IsRefusedWithoutShowingIt()
+    {
+        var e = Assert.Throws<ConfigurationException>(() => Block("http", "url = \"http://x/\"\nheaders { Authorization = \"Bearer s3cret\\nX-Evil: 1\" }"));
+        Assert.Contains("akka.token-telemetry.emitter.e.headers.Authorization", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void File_TwoEmittersOnOneFile_AreRefused()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "shared.log").Replace("\\", "\\\\", StringComparison.Ordinal);
+        var e = Assert.Throws<ConfigurationException>(() => Parse($"akka.token-telemetry {{ emitters = [a, b]\nemitter.a {{ type = file, path = \"{path}\" }}\nemitter.b {{ type = file, path = \"{path}\" }} }}"));
+        Assert.Contains("akka.token-telemetry.emitter.b.path", e.Message, StringComparison.Ordinal);
+        Assert.Contains("'a'", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Logger_LevelList_IsRefused()
+    {
+        var e = Assert.Throws<ConfigurationException>(() => Block("logger", "level = \"Information, Warning\""));
+        Assert.Contains("akka.token-telemetry.emitter.e.level", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -54,6 +54,21 @@ public sealed class FileAndLoggerEmitterTests(ITestOutputHelper output) : TestKi
     }
 
     [Fact]
+    public async Task File_ThatEndsInAPartialLine_GetsANewlineFirst_SoNoEventIsJoinedOntoIt()
+    {
+        var path = Path.Combine(_directory, "partial.log");
+        await File.WriteAllTextAsync(path, "{\"half\":");
+        await using (var t = TelemetrySystem.Start($"akka.token-telemetry {{ emitters = [file], emitter.file {{ type = file, path = \"{Escape(path)}\" }} }}"))
+        {
+            await SendAsync(t, 3);
+        }
+
+        var lines = File.ReadAllLines(path);
+        Assert.Equal("{\"half\":", lines[0]);
+        Assert.Equal(3, lines.Skip(1).Count(l => EmfAssert.ValidLine(l) is not null));
+    }
+
+    [Fact]
     public async Task File_Rotation_KeepsTheConfiguredNumberOfFiles_AndNeverSplitsALine()
     {
         var path = Path.Combine(_directory, "rotating.log");

@@ -80,6 +80,20 @@ public class HttpEmitterTests(ITestOutputHelper output) : TestKit(output: output
     }
 
     [Fact]
+    public async Task Redirect_IsNotFollowed_TheBatchIsRejectedNamingTheLocation()
+    {
+        await using var server = await LoopbackHttpServer.StartAsync(new Reply(302, Location: "https://elsewhere.example/emf"));
+        var t = TelemetrySystem.Start(Hocon(server.Url, "max-retries-per-batch = 3"));
+        await using var _ = t;
+        var log = LogCollector.Attach(t.System);
+        await SendAsync(t, 4);
+
+        Assert.Single(server.Requests);
+        Assert.Equal(4, t.Telemetry.Stats.Emitters["collector"].RecordsDropped[DropReasons.Rejected]);
+        await AwaitAssertAsync(() => Assert.Contains(log, m => m.Contains("302", StringComparison.Ordinal) && m.Contains("https://elsewhere.example/emf", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task TooManyRequests_HonoursRetryAfter()
     {
         await using var server = await LoopbackHttpServer.StartAsync(new Reply(429, RetryAfter: "1"), Reply.Ok);

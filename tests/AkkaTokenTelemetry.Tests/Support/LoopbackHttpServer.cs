@@ -85,6 +85,11 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
             context.Response.Headers.RetryAfter = retryAfter;
         }
 
+        if (reply.Location is { } location)
+        {
+            context.Response.Headers.Location = location;
+        }
+
         if (reply.Body is { } text)
         {
             await context.Response.WriteAsync(text);
@@ -92,7 +97,7 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
     }
 
     /// <summary>A scripted reply.</summary>
-    public sealed record Reply(int Status, string? Body = null, string? RetryAfter = null, bool Hang = false)
+    public sealed record Reply(int Status, string? Body = null, string? RetryAfter = null, bool Hang = false, string? Location = null)
     {
         public static Reply Ok { get; } = new(200);
 

@@ -13,6 +13,7 @@ internal sealed class EmitterContext(string name, ILoggingAdapter log, TimeProvi
     private readonly HashSet<string> _warned = new(StringComparer.Ordinal);
     private long _recordsTooLarge;
     private long _propertiesTrimmed;
+    private long _recordsDroppedElsewhere;
 
     public string Name { get; } = name;
 
@@ -38,16 +39,23 @@ internal sealed class EmitterContext(string name, ILoggingAdapter log, TimeProvi
             $"Token telemetry emitter '{Name}' removed extra properties (largest first) from an EMF event of {bytes} bytes to fit its limit of {limit} bytes (counted as fix {FixKinds.PropertiesTrimmed}). Further such fixes are counted, not logged.");
     }
 
+    /// <summary>
+    /// The current attempt left out an event whose records the emitter has already counted as dropped itself (a
+    /// hook's own emitter that threw): they must not also count as delivered.
+    /// </summary>
+    public void RecordsDroppedElsewhere(int records) => Interlocked.Add(ref _recordsDroppedElsewhere, records);
+
     /// <summary>Forgets what an attempt reported: called before each attempt of a batch.</summary>
     public void BeginAttempt()
     {
         Interlocked.Exchange(ref _recordsTooLarge, 0);
         Interlocked.Exchange(ref _propertiesTrimmed, 0);
+        Interlocked.Exchange(ref _recordsDroppedElsewhere, 0);
     }
 
     /// <summary>Takes what the successful attempt reported.</summary>
-    public (long RecordsTooLarge, long PropertiesTrimmed) TakeReport() =>
-        (Interlocked.Exchange(ref _recordsTooLarge, 0), Interlocked.Exchange(ref _propertiesTrimmed, 0));
+    public (long RecordsTooLarge, long PropertiesTrimmed, long RecordsDroppedElsewhere) TakeReport() =>
+        (Interlocked.Exchange(ref _recordsTooLarge, 0), Interlocked.Exchange(ref _propertiesTrimmed, 0), Interlocked.Exchange(ref _recordsDroppedElsewhere, 0));
 
     /// <summary>Logs a warning once per cause for this emitter.</summary>
     public void WarnOnce(string cause, string message)

@@ -7,7 +7,7 @@ namespace AkkaTokenTelemetry;
 /// the hook that recorded it, with the parsed payload. A delegate that throws loses only its own event, which is
 /// counted (<c>emitter_error</c>) and logged once; the batch is not retried, so no other delegate is called twice.
 /// </summary>
-internal sealed class HookEmitter(TelemetryCounters counters, ILoggingAdapter log) : IEmfEmitter
+internal sealed class HookEmitter(TelemetryCounters counters, ILoggingAdapter log, EmitterContext context) : IEmfEmitter
 {
     private int _warned;
 
@@ -33,6 +33,7 @@ internal sealed class HookEmitter(TelemetryCounters counters, ILoggingAdapter lo
             catch (Exception e)
             {
                 counters.RecordsDropped(DropReasons.EmitterError);
+                context.RecordsDroppedElsewhere(1);
                 if (Interlocked.Exchange(ref _warned, 1) == 0)
                 {
                     log.Warning(e, "A token usage hook's own Emitter threw; that event is dropped and counted as {0} (logged once).", DropReasons.EmitterError);

@@ -238,10 +238,10 @@ internal sealed class EmitterSinkActor : ReceiveActor, IWithTimers
 
         if (failure is null)
         {
-            var (tooLarge, trimmed) = _context?.TakeReport() ?? default;
+            var (tooLarge, trimmed, droppedElsewhere) = _context?.TakeReport() ?? default;
             if (message.TrySettle())
             {
-                _counters.Delivered(batch, tooLarge, trimmed);
+                _counters.Delivered(batch, tooLarge, trimmed, droppedElsewhere);
             }
 
             _consecutiveFailures = 0;

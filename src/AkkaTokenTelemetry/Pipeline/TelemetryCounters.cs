@@ -168,13 +168,14 @@ internal sealed class TelemetryCounters : IDisposable
 
         public string Name { get; }
 
-        public void Delivered(EmfBatch batch) => Delivered(batch, 0, 0);
+        public void Delivered(EmfBatch batch) => Delivered(batch, 0, 0, 0);
 
         /// <summary>
         /// The emitter delivered the batch, except <paramref name="recordsTooLarge"/> records whose events were over
-        /// its size limit (dropped, counted as too_large) and with <paramref name="propertiesTrimmed"/> events cut down.
+        /// its size limit (dropped, counted as too_large here) and <paramref name="recordsDroppedElsewhere"/> records
+        /// already counted as dropped by the emitter itself, with <paramref name="propertiesTrimmed"/> events cut down.
         /// </summary>
-        public void Delivered(EmfBatch batch, long recordsTooLarge, long propertiesTrimmed)
+        public void Delivered(EmfBatch batch, long recordsTooLarge, long propertiesTrimmed, long recordsDroppedElsewhere)
         {
             lock (_gate)
             {
@@ -183,15 +184,16 @@ internal sealed class TelemetryCounters : IDisposable
                     return;
                 }
 
-                CountDelivered(batch, recordsTooLarge, propertiesTrimmed);
+                CountDelivered(batch, recordsTooLarge, propertiesTrimmed, recordsDroppedElsewhere);
             }
         }
 
-        private void CountDelivered(EmfBatch batch, long recordsTooLarge, long propertiesTrimmed)
+        private void CountDelivered(EmfBatch batch, long recordsTooLarge, long propertiesTrimmed, long recordsDroppedElsewhere)
         {
-            // Events are counted as too large one by one; a batch never loses more records than it holds.
+            // Events are counted one by one; a batch never loses more records than it holds.
             recordsTooLarge = Math.Clamp(recordsTooLarge, 0, batch.RecordCount);
-            var records = batch.RecordCount - recordsTooLarge;
+            recordsDroppedElsewhere = Math.Clamp(recordsDroppedElsewhere, 0, batch.RecordCount - recordsTooLarge);
+            var records = batch.RecordCount - recordsTooLarge - recordsDroppedElsewhere;
             Interlocked.Add(ref _records, records);
             Interlocked.Add(ref _events, batch.Count);
             Interlocked.Increment(ref _batches);

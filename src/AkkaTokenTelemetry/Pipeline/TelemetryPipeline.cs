@@ -114,7 +114,8 @@ internal sealed class TelemetryPipeline
             mainSinks.Add((emitter, StartSink(emitter, factory, owned, context: context)));
         }
 
-        var hookSink = StartSink(Settings.DefaultEmitter, () => new HookEmitter(Counters, Log), owned: false, HookEmittersName);
+        var hookContext = new EmitterContext(HookEmittersName, Log, Time);
+        var hookSink = StartSink(Settings.DefaultEmitter, () => new HookEmitter(Counters, Log, hookContext), owned: false, HookEmittersName, hookContext);
 
         _main = CreateChannel();
         _hooks = CreateChannel();

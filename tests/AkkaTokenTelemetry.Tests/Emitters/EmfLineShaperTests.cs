@@ -68,6 +68,6 @@ public class EmfLineShaperTests
 
         Assert.False(written);
         Assert.Equal(0, output.WrittenCount);
-        Assert.Equal((1L, 0L), context.TakeReport());
+        Assert.Equal((1L, 0L, 0L), context.TakeReport());
     }
 }

@@ -234,6 +234,43 @@ public class FaultMatrixTests(ITestOutputHelper output) : TestKit(output: output
     }
 
     [Fact]
+    public async Task HooksOwnEmitterThrowsSometimes_ThoseEventsAreCountedOnce_AndTheRestDelivered()
+    {
+        var control = new CollectingEmitter();
+        await using var t = TelemetrySystem.Start("akka.token-telemetry { emitters = [control], emitter.control.type = delegate }", new TokenTelemetrySetup().WithEmitter("control", control));
+        var received = new List<long>();
+        var hook = t.Telemetry.CreateHook(new TokenUsageHookOptions
+        {
+            Emitter = payload =>
+            {
+                var seq = payload["seq"]!.GetValue<long>();
+                if (seq % 4 == 0)
+                {
+                    throw new InvalidOperationException("the application's emitter failed");
+                }
+
+                lock (received)
+                {
+                    received.Add(seq);
+                }
+            },
+        });
+        for (var i = 0; i < Records; i++)
+        {
+            hook.OnAfterInvocation(TelemetrySystem.Invocation(i));
+        }
+
+        await t.FlushAsync();
+        var stats = t.Telemetry.Stats;
+        var branch = stats.Emitters["hook-emitters"];
+        Assert.Equal(Records * 3 / 4, received.Count);
+        Assert.Equal(Records / 4, stats.RecordsDropped[DropReasons.EmitterError]);
+        Assert.Equal(Records * 3 / 4, branch.RecordsDelivered);
+        Assert.Equal(stats.RecordsReceived, stats.RecordsDropped.Values.Sum() + branch.RecordsDelivered + branch.RecordsDropped.Values.Sum());
+        Assert.Equal(0, control.Records); // a hook with its own emitter sends only there
+    }
+
+    [Fact]
     public async Task ActorSystemTerminatedUnderLoad_TheHookNeverThrows_AndEveryRecordIsAccountedFor()
     {
         var control = new CountingEmitter();

@@ -30,6 +30,15 @@ internal sealed class EmitterContext(string name, ILoggingAdapter log, TimeProvi
             $"Token telemetry emitter '{Name}' dropped an EMF event of {bytes} bytes that is over its limit of {limit} bytes even without its extra properties (counted as {DropReasons.TooLarge}). Further such drops are counted, not logged.");
     }
 
+    /// <summary>The receiver refused one event of <paramref name="bytes"/> bytes as too large (HTTP 413), even alone.</summary>
+    public void EventRefusedAsTooLarge(int bytes)
+    {
+        Interlocked.Add(ref _recordsTooLarge, 1);
+        WarnOnce(
+            DropReasons.TooLarge,
+            $"Token telemetry emitter '{Name}' dropped an EMF event of {bytes} bytes that its receiver refused as too large even on its own (HTTP 413; counted as {DropReasons.TooLarge}). Further such drops are counted, not logged.");
+    }
+
     /// <summary>The current attempt removed extra properties from an event so that it fits its size limit.</summary>
     public void PropertiesTrimmed(int bytes, int limit)
     {

@@ -58,12 +58,41 @@ internal sealed class HttpEmfEmitter : IEmfEmitter, IDisposable
     private async ValueTask PostAsync(EmfBatch batch, CancellationToken cancellationToken)
     {
         var body = _shaper.Shape(batch, _lines, _context);
+        if (!body.IsEmpty)
+        {
+            await PostLinesAsync(body, cancellationToken).ConfigureAwait(false);
+        }
+    }
 
-        if (body.IsEmpty)
+    /// <summary>
+    /// Posts whole lines. A 413 (body too large for the receiver) splits them at the line boundary nearest the
+    /// middle and posts each half; a single event the receiver still refuses is dropped and counted as too_large.
+    /// </summary>
+    private async ValueTask PostLinesAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        if (await TryPostAsync(body, cancellationToken).ConfigureAwait(false))
         {
             return;
         }
 
+        var lines = body.Span[..^1];
+        var middle = lines.Length / 2;
+        var before = lines[..middle].LastIndexOf((byte)'\n');
+        var after = lines[middle..].IndexOf((byte)'\n');
+        var split = before >= 0 ? before + 1 : after >= 0 ? middle + after + 1 : -1;
+        if (split < 0)
+        {
+            _context.EventRefusedAsTooLarge(body.Length - 1);
+            return;
+        }
+
+        await PostLinesAsync(body[..split], cancellationToken).ConfigureAwait(false);
+        await PostLinesAsync(body[split..], cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One POST: true when accepted, false on 413; throws for every other failure.</summary>
+    private async ValueTask<bool> TryPostAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
         using var request = new HttpRequestMessage(HttpMethod.Post, _options.Url) { Content = new ReadOnlyMemoryContent(body) };
         request.Content.Headers.ContentType = _contentType;
         foreach (var (name, value) in _options.Headers)
@@ -95,7 +124,12 @@ internal sealed class HttpEmfEmitter : IEmfEmitter, IDisposable
             var status = (int)response.StatusCode;
             if (response.IsSuccessStatusCode)
             {
-                return;
+                return true;
+            }
+
+            if (status == 413)
+            {
+                return false;
             }
 
             if (status is 408 or 429 or >= 500)

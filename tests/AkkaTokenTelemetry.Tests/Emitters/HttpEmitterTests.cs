@@ -1,3 +1,4 @@
+using System.Text;
 using System.Diagnostics;
 using Akka.TestKit.Xunit2;
 using AkkaTokenTelemetry.Tests.Support;
@@ -91,6 +92,31 @@ public class HttpEmitterTests(ITestOutputHelper output) : TestKit(output: output
         Assert.Single(server.Requests);
         Assert.Equal(4, t.Telemetry.Stats.Emitters["collector"].RecordsDropped[DropReasons.Rejected]);
         await AwaitAssertAsync(() => Assert.Contains(log, m => m.Contains("302", StringComparison.Ordinal) && m.Contains("https://elsewhere.example/emf", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task PayloadTooLarge_SplitsTheBodyOnLineBoundaries_AndDropsOnlyAnEventRefusedOnItsOwn()
+    {
+        // Only the last reply is used (it repeats): 200 for bodies up to 2,000 bytes, 413 above.
+        await using var server = await LoopbackHttpServer.StartAsync(new Reply(200, MaxBodyBytes: 2_000));
+        var t = TelemetrySystem.Start(Hocon(server.Url));
+        await using var _ = t;
+        var hook = t.Telemetry.CreateHook();
+        var big = t.Telemetry.CreateHook(new TokenUsageHookOptions { ExtraProperties = new Dictionary<string, object?> { ["Note"] = new string('n', 5_000) } });
+        for (var i = 0; i < 20; i++)
+        {
+            hook.OnAfterInvocation(TelemetrySystem.Invocation(i));
+        }
+
+        big.OnAfterInvocation(TelemetrySystem.Invocation(99));
+        await t.FlushAsync();
+
+        var accepted = server.Requests.Where(r => Encoding.UTF8.GetByteCount(r.Body) <= 2_000).ToList();
+        var seqs = accepted.SelectMany(r => EmfAssert.ValidLines(r.Body)).Select(l => l["seq"]!.GetValue<long>()).ToList();
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => (long)i), seqs.Order());
+        var stats = t.Telemetry.Stats.Emitters["collector"];
+        Assert.Equal(20, stats.RecordsDelivered);
+        Assert.Equal(1, stats.RecordsDropped[DropReasons.TooLarge]);
     }
 
     [Fact]

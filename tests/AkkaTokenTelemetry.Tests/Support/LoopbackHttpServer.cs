@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -66,6 +67,13 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
             context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
             Stopwatch.GetTimestamp()));
         var reply = _script.TryDequeue(out var next) ? next : _last;
+        if (reply.MaxBodyBytes is { } max && Encoding.UTF8.GetByteCount(body) > max)
+        {
+            // This reply stays in force for the next request too.
+            context.Response.StatusCode = 413;
+            return;
+        }
+
         if (reply.Hang)
         {
             try
@@ -97,7 +105,7 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
     }
 
     /// <summary>A scripted reply.</summary>
-    public sealed record Reply(int Status, string? Body = null, string? RetryAfter = null, bool Hang = false, string? Location = null)
+    public sealed record Reply(int Status, string? Body = null, string? RetryAfter = null, bool Hang = false, string? Location = null, int? MaxBodyBytes = null)
     {
         public static Reply Ok { get; } = new(200);
 

@@ -104,11 +104,16 @@ internal sealed class EmitterSinkActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>Waits a growing, jittered backoff, then replaces the emitter; batches meanwhile are answered "restarting".</summary>
-    private void BeginRestart()
+    /// <param name="atLeast">A wait the receiver asked for (Retry-After), honoured up to backoff.max.</param>
+    private void BeginRestart(TimeSpan? atLeast = null)
     {
         var exponent = Math.Min(_consecutiveFailures++, 30);
         var delay = TimeSpan.FromTicks((long)Math.Min(_settings.BackoffMax.Ticks, _settings.BackoffMin.Ticks * Math.Pow(2, exponent)));
         delay += delay * (Random.Shared.NextDouble() * _settings.BackoffRandomFactor);
+        if (atLeast is { } wait && delay < wait)
+        {
+            delay = Min(wait, _settings.BackoffMax);
+        }
         Become(Restarting);
         Timers.StartSingleTimer(nameof(RestartEmitter), RestartEmitter.Instance, delay);
     }
@@ -289,7 +294,7 @@ internal sealed class EmitterSinkActor : ReceiveActor, IWithTimers
             _settings.MaxRetriesPerBatch + 1,
             DropReasons.RetriesExhausted,
             failure.Message);
-        BeginRestart();
+        BeginRestart(DeliveryFailure(failure)?.RetryAfter);
     }
 
     /// <summary>Remembers a call that outlived its attempt (forgetting those that have ended since).</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
 
 namespace AkkaTokenTelemetry.Extensions.AI;
@@ -65,5 +66,65 @@ internal static class InvocationReporter
         {
         }
 #pragma warning restore CA1031
+    }
+
+    /// <summary>
+    /// Passes <paramref name="updates"/> through unchanged while summing what they report, and reports the call once
+    /// when the enumeration ends: completed, stopped early by the caller, or failed.
+    /// </summary>
+    /// <param name="hook">Records the call.</param>
+    /// <param name="additionalCounts">Extra <see cref="UsageDetails.AdditionalCounts"/> keys to include.</param>
+    /// <param name="updates">The wrapped stream.</param>
+    /// <param name="describe">Who is calling; evaluated when the enumeration starts, in the caller's context.</param>
+    /// <param name="observe">Feeds one update's contents, model id and finish reason to the sum.</param>
+    /// <param name="cancellationToken">The caller's token, passed to the wrapped stream.</param>
+    public static async IAsyncEnumerable<T> ReportStreamAsync<T>(
+        TokenUsageHook hook,
+        IEnumerable<string> additionalCounts,
+        IAsyncEnumerable<T> updates,
+        Func<AgentInfo> describe,
+        Action<StreamedUsage, T> observe,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var agent = describe();
+        var streamed = new StreamedUsage();
+        Exception? failure = null;
+        var enumerator = updates.GetAsyncEnumerator(cancellationToken);
+        try
+        {
+            while (true)
+            {
+                T update;
+                try
+                {
+                    if (!await enumerator.MoveNextAsync().ConfigureAwait(false))
+                    {
+                        break;
+                    }
+
+                    update = enumerator.Current;
+                    observe(streamed, update);
+                }
+                catch (Exception e)
+                {
+                    failure = e;
+                    throw;
+                }
+
+                yield return update;
+            }
+        }
+        finally
+        {
+            try
+            {
+                await enumerator.DisposeAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                Report(hook, additionalCounts, agent, streamed.Usage, streamed.ModelId, streamed.FinishReason, null, failure, start);
+            }
+        }
     }
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using Microsoft.Agents.AI;
 using Microsoft.Extensions.AI;
 
@@ -45,52 +44,18 @@ public sealed class TokenTelemetryAgent : DelegatingAIAgent
     }
 
     /// <inheritdoc/>
-    protected override async IAsyncEnumerable<AgentResponseUpdate> RunCoreStreamingAsync(
+    protected override IAsyncEnumerable<AgentResponseUpdate> RunCoreStreamingAsync(
         IEnumerable<ChatMessage> messages,
         AgentSession? session = null,
         AgentRunOptions? options = null,
-        [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        var start = Stopwatch.GetTimestamp();
-        var streamed = new StreamedUsage();
-        Exception? failure = null;
-        var updates = base.RunCoreStreamingAsync(messages, session, options, cancellationToken).GetAsyncEnumerator(cancellationToken);
-        try
-        {
-            while (true)
-            {
-                AgentResponseUpdate update;
-                try
-                {
-                    if (!await updates.MoveNextAsync().ConfigureAwait(false))
-                    {
-                        break;
-                    }
-
-                    update = updates.Current;
-                    streamed.Observe(update.Contents, (update.RawRepresentation as ChatResponseUpdate)?.ModelId, update.FinishReason);
-                }
-                catch (Exception e)
-                {
-                    failure = e;
-                    throw;
-                }
-
-                yield return update;
-            }
-        }
-        finally
-        {
-            try
-            {
-                await updates.DisposeAsync().ConfigureAwait(false);
-            }
-            finally
-            {
-                InvocationReporter.Report(_hook, _additionalCounts, Describe(), streamed.Usage, streamed.ModelId, streamed.FinishReason, null, failure, start);
-            }
-        }
-    }
+        CancellationToken cancellationToken = default)
+        => InvocationReporter.ReportStreamAsync(
+            _hook,
+            _additionalCounts,
+            base.RunCoreStreamingAsync(messages, session, options, cancellationToken),
+            Describe,
+            static (streamed, update) => streamed.Observe(update.Contents, (update.RawRepresentation as ChatResponseUpdate)?.ModelId, update.FinishReason),
+            cancellationToken);
 
     private AgentInfo Describe()
     {

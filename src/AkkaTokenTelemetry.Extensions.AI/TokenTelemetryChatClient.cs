@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using Microsoft.Agents.AI;
 using Microsoft.Extensions.AI;
 
@@ -49,52 +48,17 @@ public sealed class TokenTelemetryChatClient : DelegatingChatClient
     }
 
     /// <inheritdoc/>
-    public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+    public override IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
         IEnumerable<ChatMessage> messages,
         ChatOptions? options = null,
-        [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        var start = Stopwatch.GetTimestamp();
-        var agent = CurrentAgent();
-        var streamed = new StreamedUsage();
-        Exception? failure = null;
-        var updates = base.GetStreamingResponseAsync(messages, options, cancellationToken).GetAsyncEnumerator(cancellationToken);
-        try
-        {
-            while (true)
-            {
-                ChatResponseUpdate update;
-                try
-                {
-                    if (!await updates.MoveNextAsync().ConfigureAwait(false))
-                    {
-                        break;
-                    }
-
-                    update = updates.Current;
-                    streamed.Observe(update.Contents, update.ModelId, update.FinishReason);
-                }
-                catch (Exception e)
-                {
-                    failure = e;
-                    throw;
-                }
-
-                yield return update;
-            }
-        }
-        finally
-        {
-            try
-            {
-                await updates.DisposeAsync().ConfigureAwait(false);
-            }
-            finally
-            {
-                InvocationReporter.Report(_hook, _additionalCounts, agent, streamed.Usage, streamed.ModelId, streamed.FinishReason, null, failure, start);
-            }
-        }
-    }
+        CancellationToken cancellationToken = default)
+        => InvocationReporter.ReportStreamAsync(
+            _hook,
+            _additionalCounts,
+            base.GetStreamingResponseAsync(messages, options, cancellationToken),
+            CurrentAgent,
+            static (streamed, update) => streamed.Observe(update.Contents, update.ModelId, update.FinishReason),
+            cancellationToken);
 
     /// <summary>Who is calling: the configured name, else the Agent Framework agent running this call.</summary>
     private AgentInfo CurrentAgent()

@@ -56,8 +56,10 @@ internal sealed class RestartEmitter
 /// each consecutive failed batch. While it waits it answers every batch "restarting", so the branch asks again and
 /// no batch is lost to the restart. (Its backoff supervisor only restarts the sink itself should the actor crash.)
 /// </summary>
+/// <remarks>Created by the pipeline, one per configured emitter; it is public so that its name can appear in logs,
+/// supervision and diagnostics, not to be created by user code.</remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Disposed in PostStop, the actor's end of life.")]
-internal sealed class EmitterSinkActor : ReceiveActor, IWithTimers
+public sealed class EmitterSinkActor : ReceiveActor, IWithTimers
 {
     private readonly EmitterSettings _settings;
     private readonly Func<IEmfEmitter> _factory;
@@ -76,9 +78,10 @@ internal sealed class EmitterSinkActor : ReceiveActor, IWithTimers
     /// <summary>Batches failed in a row: the exponent of the restart backoff.</summary>
     private int _consecutiveFailures;
 
+    /// <summary>The sink's timers (the restart backoff); set by Akka.NET when the actor is created.</summary>
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public EmitterSinkActor(EmitterSettings settings, Func<IEmfEmitter> factory, bool ownsEmitter, TelemetryCounters.EmitterCounters counters, TimeProvider time, EmitterContext? context)
+    internal EmitterSinkActor(EmitterSettings settings, Func<IEmfEmitter> factory, bool ownsEmitter, TelemetryCounters.EmitterCounters counters, TimeProvider time, EmitterContext? context)
     {
         _settings = settings;
         _context = context;
@@ -90,9 +93,10 @@ internal sealed class EmitterSinkActor : ReceiveActor, IWithTimers
         Ready();
     }
 
-    public static Props Props(EmitterSettings settings, Func<IEmfEmitter> factory, bool ownsEmitter, TelemetryCounters.EmitterCounters counters, TimeProvider time, EmitterContext? context = null) =>
+    internal static Props Props(EmitterSettings settings, Func<IEmfEmitter> factory, bool ownsEmitter, TelemetryCounters.EmitterCounters counters, TimeProvider time, EmitterContext? context = null) =>
         FactoryActorProducer<EmitterSinkActor>.Props(() => new EmitterSinkActor(settings, factory, ownsEmitter, counters, time, context));
 
+    /// <inheritdoc/>
     protected override void PreStart() => _emitter = _factory();
 
     private void Ready() => ReceiveAsync<EmitBatch>(DeliverAsync);
@@ -151,6 +155,7 @@ internal sealed class EmitterSinkActor : ReceiveActor, IWithTimers
         running.ContinueWith(_ => DisposeEmitter(emitter, log, name), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
     }
 
+    /// <inheritdoc/>
     protected override void PostStop()
     {
         _stopping.Cancel();

@@ -68,6 +68,20 @@ internal static class InvocationReporter
 #pragma warning restore CA1031
     }
 
+    /// <summary>Sums one update; an update the sum cannot read (a null one, say) is passed on and not counted.</summary>
+    private static void Observe<T>(Action<StreamedUsage, T> observe, StreamedUsage streamed, T update)
+    {
+        try
+        {
+            observe(streamed, update);
+        }
+#pragma warning disable CA1031 // telemetry never fails the caller's call
+        catch (Exception)
+        {
+        }
+#pragma warning restore CA1031
+    }
+
     /// <summary>
     /// Passes <paramref name="updates"/> through unchanged while summing what they report, and reports the call once
     /// when the enumeration ends: completed, stopped early by the caller, or failed.
@@ -104,7 +118,6 @@ internal static class InvocationReporter
                     }
 
                     update = enumerator.Current;
-                    observe(streamed, update);
                 }
                 catch (Exception e)
                 {
@@ -112,6 +125,7 @@ internal static class InvocationReporter
                     throw;
                 }
 
+                Observe(observe, streamed, update);
                 yield return update;
             }
         }

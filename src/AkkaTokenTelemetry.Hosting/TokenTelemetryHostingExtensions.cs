@@ -60,8 +60,9 @@ public static class TokenTelemetryHostingExtensions
 
         builder.AddHocon(TokenTelemetry.DefaultConfig, HoconAddMode.Append);
 
-        if (options.HasCodeEmitters)
+        if (options.HasCodeEmitters || options.Hook is not null)
         {
+            // One TokenTelemetrySetup per actor system: merge into the one added before this call, if any.
             var existing = builder.Setups.OfType<TokenTelemetrySetup>().ToList();
             var setup = existing.Count > 0 ? existing[^1] : new TokenTelemetrySetup();
             foreach (var old in existing)
@@ -69,15 +70,15 @@ public static class TokenTelemetryHostingExtensions
                 builder.Setups.Remove(old);
             }
 
-            builder.AddSetup(options.RegisterEmitters(setup));
+            setup = options.RegisterEmitters(setup);
+            if (options.Hook is not null)
+            {
+                setup = setup.WithDefaultHookOptions(options.Hook);
+            }
+
+            builder.AddSetup(setup);
         }
 
-        foreach (var old in builder.Setups.OfType<TokenTelemetryHostingSetup>().ToList())
-        {
-            builder.Setups.Remove(old);
-        }
-
-        builder.AddSetup(new TokenTelemetryHostingSetup(options.Hook));
         builder.WithExtension<TokenTelemetryProvider>();
         builder.WithActors((system, registry) => registry.TryRegister<TokenTelemetry>(TokenTelemetry.Get(system).Router));
         return builder;
@@ -95,12 +96,7 @@ public static class TokenTelemetryHostingExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         services.AddSingleton(sp => TokenTelemetry.Get(sp.GetRequiredService<ActorSystem>()));
-        services.AddSingleton(sp =>
-        {
-            var system = sp.GetRequiredService<ActorSystem>();
-            var setup = system.Settings.Setup.Get<TokenTelemetryHostingSetup>();
-            return sp.GetRequiredService<TokenTelemetry>().CreateHook(setup.HasValue ? setup.Value.Hook : null);
-        });
+        services.AddSingleton(sp => sp.GetRequiredService<TokenTelemetry>().CreateHook());
         return services;
     }
 }

@@ -48,8 +48,11 @@ public sealed class TokenTelemetryOptions
     public TimeSpan? ShutdownTimeout { get; set; }
 
     /// <summary>
-    /// The options of the <see cref="TokenUsageHook"/> that the service provider resolves (a resolver, a hook
-    /// emitter, properties of any JSON type). The default value is null: every hook setting comes from HOCON.
+    /// The options of every hook created without options of its own (a resolver, a hook emitter, properties of any
+    /// JSON type): the <see cref="TokenUsageHook"/> that the service provider resolves, the one
+    /// <c>UseTokenTelemetry()</c> creates when none is registered, and <see cref="TokenTelemetry.CreateHook"/> with
+    /// null. They become the actor system's <see cref="TokenTelemetrySetup.DefaultHookOptions"/>. The default value
+    /// is null: every hook setting comes from HOCON.
     /// </summary>
     public TokenUsageHookOptions? Hook { get; set; }
 

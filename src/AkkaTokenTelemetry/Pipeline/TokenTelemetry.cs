@@ -23,12 +23,14 @@ public sealed class TokenTelemetry : IExtension
 {
     private static readonly ConditionalWeakTable<IActorRef, TelemetryPipeline> Pipelines = [];
     private readonly TelemetryPipeline _pipeline;
+    private readonly TokenUsageHookOptions? _defaultHookOptions;
 
     internal TokenTelemetry(ExtendedActorSystem system)
     {
         var settings = TokenTelemetrySettings.Create(system.Settings.Config);
         var setup = system.Settings.Setup.Get<TokenTelemetrySetup>();
         _pipeline = new TelemetryPipeline(system, settings, setup.HasValue ? setup.Value : null, TimeProvider.System);
+        _defaultHookOptions = setup.HasValue ? setup.Value.DefaultHookOptions : null;
         _pipeline.Start();
         Pipelines.AddOrUpdate(_pipeline.Router, _pipeline);
 
@@ -77,9 +79,13 @@ public sealed class TokenTelemetry : IExtension
     /// <summary>
     /// Creates a hook that sends to this pipeline. The options are merged with HOCON and fully checked here.
     /// </summary>
-    /// <param name="options">How the hook builds its events; null properties (or null options) take HOCON values.</param>
+    /// <param name="options">
+    /// How the hook builds its events; null properties take HOCON values. Null options take the actor system's
+    /// <see cref="TokenTelemetrySetup.DefaultHookOptions"/> (none by default: every setting from HOCON).
+    /// </param>
     /// <exception cref="EmfValidationException">The options break an EMF rule; the message names the field, value and rule.</exception>
-    public TokenUsageHook CreateHook(TokenUsageHookOptions? options = null) => new(_pipeline.Router, options, _pipeline);
+    public TokenUsageHook CreateHook(TokenUsageHookOptions? options = null) =>
+        new(_pipeline.Router, options ?? _defaultHookOptions, _pipeline);
 
     /// <summary>
     /// Delivers everything accepted before this call — to every emitter, or dropped and counted — without stopping

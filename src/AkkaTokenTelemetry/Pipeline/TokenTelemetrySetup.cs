@@ -6,9 +6,10 @@ using Microsoft.Extensions.Logging;
 namespace AkkaTokenTelemetry;
 
 /// <summary>
-/// Emitters registered in code, for HOCON emitter blocks with <c>type = delegate</c>: the block's name is the name
-/// registered here. Pass it to the actor system with <c>ActorSystemSetup.Create(BootstrapSetup…, setup)</c>.
-/// Immutable: each <c>WithEmitter</c> returns a new setup.
+/// What the pipeline takes from code rather than HOCON: emitters for HOCON emitter blocks with <c>type = delegate</c>
+/// (the block's name is the name registered here), the logger factory of <c>type = logger</c> blocks, and the options
+/// of hooks created without options of their own. Pass it to the actor system with
+/// <c>ActorSystemSetup.Create(BootstrapSetup…, setup)</c>. Immutable: each <c>With…</c> returns a new setup.
 /// </summary>
 /// <example>
 /// <code>
@@ -24,16 +25,36 @@ public sealed class TokenTelemetrySetup : Setup
     {
     }
 
-    private TokenTelemetrySetup(ImmutableDictionary<string, IEmfEmitter> emitters, ILoggerFactory? loggerFactory = null)
+    private TokenTelemetrySetup(
+        ImmutableDictionary<string, IEmfEmitter> emitters,
+        ILoggerFactory? loggerFactory = null,
+        TokenUsageHookOptions? defaultHookOptions = null)
     {
         Emitters = emitters;
         LoggerFactory = loggerFactory;
+        DefaultHookOptions = defaultHookOptions;
     }
 
     internal ImmutableDictionary<string, IEmfEmitter> Emitters { get; }
 
     /// <summary>The logger factory of <c>type = logger</c> emitters, if one was given.</summary>
     public ILoggerFactory? LoggerFactory { get; }
+
+    /// <summary>
+    /// The options of every hook created without options of its own (<see cref="TokenTelemetry.CreateHook"/> with
+    /// null, the hook <c>UseTokenTelemetry()</c> creates when none is registered, and the service provider's hook under
+    /// Akka.Hosting). The default value is null: such hooks take every setting from HOCON.
+    /// </summary>
+    public TokenUsageHookOptions? DefaultHookOptions { get; }
+
+    /// <summary>Sets <see cref="DefaultHookOptions"/>: the options of hooks created without options of their own.</summary>
+    /// <param name="options">The options; checked against HOCON when the first such hook is created.</param>
+    /// <returns>A new setup with the options.</returns>
+    public TokenTelemetrySetup WithDefaultHookOptions(TokenUsageHookOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new TokenTelemetrySetup(Emitters, LoggerFactory, options);
+    }
 
     /// <summary>
     /// Gives <c>type = logger</c> emitter blocks the Microsoft.Extensions.Logging factory they log through.
@@ -44,7 +65,7 @@ public sealed class TokenTelemetrySetup : Setup
     public TokenTelemetrySetup WithLoggerFactory(ILoggerFactory loggerFactory)
     {
         ArgumentNullException.ThrowIfNull(loggerFactory);
-        return new TokenTelemetrySetup(Emitters, loggerFactory);
+        return new TokenTelemetrySetup(Emitters, loggerFactory, DefaultHookOptions);
     }
 
     /// <summary>Registers an emitter under <paramref name="name"/> (replacing one of the same name).</summary>
@@ -55,7 +76,7 @@ public sealed class TokenTelemetrySetup : Setup
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(emitter);
-        return new TokenTelemetrySetup(Emitters.SetItem(name, emitter), LoggerFactory);
+        return new TokenTelemetrySetup(Emitters.SetItem(name, emitter), LoggerFactory, DefaultHookOptions);
     }
 
     /// <summary>Registers a per-payload delegate under <paramref name="name"/>: it receives each event parsed, as <see cref="TokenUsageHookOptions.Emitter"/> does.</summary>

@@ -1,5 +1,6 @@
 using Akka.Event;
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 
@@ -11,17 +12,29 @@ namespace AkkaTokenTelemetry;
 /// </summary>
 /// <remarks>
 /// <para>TCP: one connection, opened on demand and reopened after a failure (the sink's retries give the backoff).
-/// The agent never answers on this connection, so a write can succeed into a connection the agent has already
-/// closed. Before each write the connection is checked; what was written during the last <c>resend-window</c>
-/// (at most <c>resend-buffer</c> bytes) is kept, and sent again on the next connection when the old one turns out
-/// to be closed. Delivery is therefore at least once: after an agent restart a few events may arrive twice, and
-/// none is silently lost.</para>
+/// The agent never answers on this connection, so a successful write proves nothing: it can go into a connection the
+/// agent has already closed. A batch therefore counts as delivered only once the agent's host has acknowledged every
+/// byte of it (TCP ACK, read from the kernel's <c>TCP_INFO</c> on Linux; elsewhere, once it is written into a
+/// connection that is still open). A batch not acknowledged when the connection turns out closed fails its attempt
+/// and is resent on the next connection, never written twice into the same one.</para>
+/// <para>Acknowledged is not yet read: an agent that dies loses what it had not read. So what was acknowledged
+/// during the last <c>resend-window</c> (at most <c>resend-buffer</c> bytes) is kept and sent again, first, on the
+/// next connection, whether the next batch opens it or the idle check does (every half <c>resend-window</c>, while
+/// no batch comes). Delivery is at least once: after an agent restart a few events may arrive twice.</para>
+/// <para>At shutdown the connection is half-closed and the emitter waits, briefly, for the agent to close its side,
+/// which it does once it has read everything; if it does not, the records that may not have arrived are logged.</para>
 /// <para>UDP: whole lines packed into datagrams of at most 65,507 bytes.</para>
 /// <para>One instance lives as long as the pipeline (it is not replaced when the sink restarts), so what waits to be
 /// resent survives a restart of the sink.</para>
 /// </remarks>
 internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
 {
+    /// <summary>How long shutdown waits for a reconnection, and then for the agent to close its side after reading.</summary>
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(1.5);
+
+    /// <summary>The longest pause between two looks at the acknowledged byte count.</summary>
+    private static readonly TimeSpan MaxAcknowledgementPoll = TimeSpan.FromMilliseconds(50);
+
     private readonly AgentEmitterOptions _options;
     private readonly EmitterContext _context;
     private readonly EmfLineShaper _shaper;
@@ -29,8 +42,14 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
     private readonly ArrayBufferWriter<byte> _lines = new(64 * 1024);
     private readonly LinkedList<Written> _window = new();
     private long _windowBytes;
-    private readonly ITimer? _confirmTimer;
+    private readonly ITimer? _idleTimer;
     private Socket? _socket;
+
+    /// <summary>Bytes written on the current connection: the offsets acknowledgements are compared with.</summary>
+    private long _written;
+
+    /// <summary>The batch in hand and its bytes in the window, so that a retry never writes it a second time.</summary>
+    private (EmfBatch Batch, Written Entry)? _pending;
     private bool _outage;
     private bool _disposed;
 
@@ -40,18 +59,15 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
         _context = context;
         if (!options.IsUdp)
         {
-            // While no batch comes, still check the connection now and then: writes are confirmed while it stays
-            // open, and a close is noticed (and what it may have lost resent with the next batch) without delay.
+            // While no batch comes, still look at the connection now and then: acknowledgements are noted, and a
+            // close is noticed (and what it may have lost resent) without waiting for the next batch.
             var period = options.ResendWindow / 2;
-            _confirmTimer = context.Time.CreateTimer(static state => ((CloudWatchAgentEmitter)state!).CheckIdleConnection(), this, period, period);
+            _idleTimer = context.Time.CreateTimer(static state => _ = ((CloudWatchAgentEmitter)state!).CheckIdleConnectionAsync(), this, period, period);
         }
 
         // A datagram holds at least one whole line and its newline.
         _shaper = new EmfLineShaper(options.IsUdp ? EmfLineShaper.MaxDatagramBytes - 1 : EmfLineShaper.MaxAgentEventBytes, options.LogGroupName, options.LogStreamName);
     }
-
-    /// <summary>Bytes written on a connection that are not yet known to have reached the agent (for tests).</summary>
-    internal long UnconfirmedBytes => Volatile.Read(ref _windowBytes);
 
     public async ValueTask EmitAsync(EmfBatch batch, CancellationToken cancellationToken)
     {
@@ -71,7 +87,7 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
             }
             else
             {
-                await SendStreamAsync(lines, cancellationToken).ConfigureAwait(false);
+                await SendStreamAsync(batch, lines, cancellationToken).ConfigureAwait(false);
             }
         }
         finally
@@ -82,9 +98,9 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_confirmTimer is not null)
+        if (_idleTimer is not null)
         {
-            await _confirmTimer.DisposeAsync().ConfigureAwait(false);
+            await _idleTimer.DisposeAsync().ConfigureAwait(false);
         }
 
         await _gate.WaitAsync().ConfigureAwait(false);
@@ -96,36 +112,9 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
             }
 
             _disposed = true;
-            if (!_options.IsUdp && _window.Count > 0 && (_socket is null || !IsOpen(_socket)))
+            if (!_options.IsUdp && (_socket is not null || _window.Count > 0))
             {
-                // The agent closed the connection after our last write (or a write failed): one last try to resend
-                // what it may have lost.
-                Close();
-                try
-                {
-                    using var last = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-                    await ConnectAndResendAsync(last.Token).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is SocketException or OperationCanceledException or EmfDeliveryException)
-                {
-                    _context.Log.Warning(
-                        "Token telemetry emitter '{0}': the CloudWatch agent at {1} closed the connection and could not be reached again at shutdown; {2} bytes of recent events may not have arrived.",
-                        _context.Name,
-                        _options.Endpoint,
-                        _windowBytes);
-                }
-            }
-
-            if (_socket is { } socket && !_options.IsUdp)
-            {
-                try
-                {
-                    // Send what is queued, then FIN.
-                    socket.Shutdown(SocketShutdown.Send);
-                }
-                catch (SocketException)
-                {
-                }
+                await CloseGracefullyAsync().ConfigureAwait(false);
             }
 
             Close();
@@ -137,44 +126,67 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
         }
     }
 
-    private async ValueTask SendStreamAsync(ReadOnlyMemory<byte> lines, CancellationToken cancellationToken)
+    private async ValueTask SendStreamAsync(EmfBatch batch, ReadOnlyMemory<byte> lines, CancellationToken cancellationToken)
     {
-        var now = _context.Time.GetTimestamp();
+        if (_pending is { } pending && !ReferenceEquals(pending.Batch, batch))
+        {
+            // The previous batch was settled without this emitter's success (dropped after its retries): its bytes
+            // stay in the window, and reach the agent with the rest, but this is a new batch.
+            _pending = null;
+        }
+
+        await EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
+
+        Written entry;
+        if (_pending is { } retry && retry.Entry.Node.List is not null)
+        {
+            // A retry of a batch already written (on this connection, or resent on the new one): wait for it.
+            entry = retry.Entry;
+        }
+        else
+        {
+            entry = Keep(lines, batch.RecordCount);
+            _pending = (batch, entry);
+            await WriteAsync(lines, entry, cancellationToken).ConfigureAwait(false);
+        }
+
+        await WaitForAcknowledgementAsync(entry, cancellationToken).ConfigureAwait(false);
+        _pending = null;
+        Forget(_context.Time.GetTimestamp());
+    }
+
+    /// <summary>Reopens a connection the agent closed, resending on the new one what the old one may have lost.</summary>
+    private async ValueTask EnsureConnectedAsync(CancellationToken cancellationToken)
+    {
         if (_socket is not null && !IsOpen(_socket))
         {
             _context.Log.Warning(
-                "Token telemetry emitter '{0}': the CloudWatch agent at {1} closed the connection; reconnecting and resending the {2} bytes written in the last {3}.",
+                "Token telemetry emitter '{0}': the CloudWatch agent at {1} closed the connection; reconnecting and resending the {2} records it may not have read.",
                 _context.Name,
                 _options.Endpoint,
-                _windowBytes,
-                _options.ResendWindow);
+                WindowRecords());
             Close();
-        }
-
-        if (_socket is not null)
-        {
-            // The connection is still open now: what was written long enough ago has been read by the agent.
-            Confirm(now);
         }
 
         if (_socket is null)
         {
-            // A new connection: first what may not have reached the agent on the old one, then this batch.
             await ConnectAndResendAsync(cancellationToken).ConfigureAwait(false);
         }
+    }
 
-        await WriteAsync(lines, cancellationToken).ConfigureAwait(false);
-
-        // Written: keep a copy until it is old enough to count as read.
+    /// <summary>Keeps a copy of <paramref name="lines"/> in the window until the agent has surely read them.</summary>
+    private Written Keep(ReadOnlyMemory<byte> lines, int records)
+    {
         var copy = ArrayPool<byte>.Shared.Rent(lines.Length);
         lines.CopyTo(copy);
-        _window.AddLast(new Written(copy, lines.Length, _context.Time.GetTimestamp()));
+        var entry = new Written(copy, lines.Length, records);
+        entry.Node = _window.AddLast(entry);
         _windowBytes += lines.Length;
 
-        // Bound the window: beyond resend-buffer, the oldest writes are given up on (counted as read).
+        // Bound the window: beyond resend-buffer, the oldest are given up on (they can no longer be resent).
         while (_windowBytes > _options.ResendBuffer && _window.Count > 1)
         {
-            if (_context.Time.GetElapsedTime(_window.First!.Value.WrittenAt) < _options.ResendWindow)
+            if (_window.First!.Value.AcknowledgedAt == 0 || _context.Time.GetElapsedTime(_window.First.Value.AcknowledgedAt) < _options.ResendWindow)
             {
                 _context.WarnOnce(
                     "resend-buffer",
@@ -183,37 +195,81 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
 
             RemoveFirst();
         }
+
+        return entry;
     }
 
-    /// <summary>The idle check: confirms old writes while the connection is open; notices a close.</summary>
-    private void CheckIdleConnection()
+    /// <summary>
+    /// Waits until the agent's host has acknowledged every byte of <paramref name="entry"/>. A connection that closes
+    /// meanwhile fails the attempt: the entry stays in the window and goes out again on the next connection.
+    /// </summary>
+    private async ValueTask WaitForAcknowledgementAsync(Written entry, CancellationToken cancellationToken)
     {
-        if (!_gate.Wait(0))
+        var pause = TimeSpan.FromMilliseconds(1);
+        while (true)
         {
-            return; // a batch is being sent: it checks the connection itself
-        }
-
-        try
-        {
-            if (_disposed || _socket is null)
+            var acknowledged = AcknowledgedBytes(_socket!) ?? _written;
+            MarkAcknowledged(acknowledged);
+            if (entry.AcknowledgedAt != 0)
             {
                 return;
             }
 
-            if (IsOpen(_socket))
+            if (!IsOpen(_socket!))
             {
-                Confirm(_context.Time.GetTimestamp());
+                Close();
+                throw new EmfDeliveryException(
+                    $"The CloudWatch agent at {_options.Endpoint} closed the connection before acknowledging a batch; it is sent again on a new connection.");
             }
-            else
+
+            await Task.Delay(pause, _context.Time, cancellationToken).ConfigureAwait(false);
+            pause = pause * 2 < MaxAcknowledgementPoll ? pause * 2 : MaxAcknowledgementPoll;
+        }
+    }
+
+    /// <summary>The idle check: notes acknowledgements while the connection is open; reconnects and resends after a close.</summary>
+    private async Task CheckIdleConnectionAsync()
+    {
+        if (!await _gate.WaitAsync(0).ConfigureAwait(false))
+        {
+            return; // a batch is being sent: it looks at the connection itself
+        }
+
+        try
+        {
+            if (_disposed)
             {
+                return;
+            }
+
+            if (_socket is not null)
+            {
+                if (IsOpen(_socket))
+                {
+                    MarkAcknowledged(AcknowledgedBytes(_socket) ?? _written);
+                    Forget(_context.Time.GetTimestamp());
+                    return;
+                }
+
                 _context.Log.Warning(
-                    "Token telemetry emitter '{0}': the CloudWatch agent at {1} closed the connection; the {2} bytes written in the last {3} are resent with the next batch (or at shutdown).",
+                    "Token telemetry emitter '{0}': the CloudWatch agent at {1} closed the connection; reconnecting to resend the {2} records it may not have read.",
                     _context.Name,
                     _options.Endpoint,
-                    _windowBytes,
-                    _options.ResendWindow);
+                    WindowRecords());
                 Close();
             }
+
+            if (_window.Count == 0)
+            {
+                return; // nothing to resend: the next batch opens a connection
+            }
+
+            using var attempt = new CancellationTokenSource(_options.ResendWindow);
+            await ConnectAndResendAsync(attempt.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is EmfDeliveryException or OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+            // Not reachable yet (logged once per outage): the next check, or the next batch, tries again.
         }
         finally
         {
@@ -225,23 +281,23 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
     private async ValueTask ConnectAndResendAsync(CancellationToken cancellationToken)
     {
         _socket = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        _written = 0;
         if (_outage)
         {
             _outage = false;
             _context.Log.Info("Token telemetry emitter '{0}' reconnected to the CloudWatch agent at {1}.", _context.Name, _options.Endpoint);
         }
 
-        var now = _context.Time.GetTimestamp();
-        var resent = _window.Count;
+        var records = WindowRecords();
         for (var node = _window.First; node is not null; node = node.Next)
         {
-            await WriteAsync(node.Value.Data.AsMemory(0, node.Value.Length), cancellationToken).ConfigureAwait(false);
-            node.Value = node.Value with { WrittenAt = now };
+            node.Value.AcknowledgedAt = 0; // acknowledged on the old connection only: it must be again
+            await WriteAsync(node.Value.Data.AsMemory(0, node.Value.Length), node.Value, cancellationToken).ConfigureAwait(false);
         }
 
-        if (resent > 0)
+        if (_window.Count > 0)
         {
-            _context.Log.Info("Token telemetry emitter '{0}' resent {1} recent writes to the CloudWatch agent at {2} on a new connection.", _context.Name, resent, _options.Endpoint);
+            _context.Log.Info("Token telemetry emitter '{0}' resent {1} records to the CloudWatch agent at {2} on a new connection.", _context.Name, records, _options.Endpoint);
         }
     }
 
@@ -283,14 +339,17 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
         }
     }
 
-    private async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    /// <summary>Writes <paramref name="data"/> (the bytes of <paramref name="entry"/>) and notes where it ends on the connection.</summary>
+    private async ValueTask WriteAsync(ReadOnlyMemory<byte> data, Written entry, CancellationToken cancellationToken)
     {
+        entry.EndOffset = _written + data.Length;
         try
         {
             while (!data.IsEmpty)
             {
                 var sent = await _socket!.SendAsync(data, SocketFlags.None, cancellationToken).ConfigureAwait(false);
                 data = data[sent..];
+                _written += sent;
             }
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
@@ -304,6 +363,63 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
             }
 
             throw new EmfDeliveryException($"Writing to the CloudWatch agent at {_options.Endpoint} failed: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Shutdown: resends what the agent may have lost if it closed the connection, half-closes, and waits for the
+    /// agent to close its side, which it does only after reading everything. Bounded by <see cref="CloseTimeout"/>
+    /// for each step; what cannot be shown read is logged.
+    /// </summary>
+    private async ValueTask CloseGracefullyAsync()
+    {
+        var records = WindowRecords();
+        try
+        {
+            if (_socket is null || !IsOpen(_socket))
+            {
+                Close();
+                if (_window.Count == 0)
+                {
+                    return;
+                }
+
+                using var reconnect = new CancellationTokenSource(CloseTimeout);
+                await ConnectAndResendAsync(reconnect.Token).ConfigureAwait(false);
+            }
+
+            _socket!.Shutdown(SocketShutdown.Send);
+            if (_window.Count == 0)
+            {
+                return; // everything was read long ago
+            }
+
+            using var closing = new CancellationTokenSource(CloseTimeout);
+            var discard = new byte[256];
+            while (await _socket.ReceiveAsync(discard, SocketFlags.None, closing.Token).ConfigureAwait(false) > 0)
+            {
+                // The agent sends nothing, normally: whatever comes is not ours to read.
+            }
+
+            // A clean close after our half-close: the agent read every byte before it.
+        }
+        catch (OperationCanceledException)
+        {
+            _context.Log.Warning(
+                "Token telemetry emitter '{0}': at shutdown the CloudWatch agent at {1} did not show within {2} that it read the last {3} records (it did not close its side of the connection); they may not have arrived.",
+                _context.Name,
+                _options.Endpoint,
+                CloseTimeout,
+                records);
+        }
+        catch (Exception e) when (e is SocketException or EmfDeliveryException or ObjectDisposedException)
+        {
+            _context.Log.Warning(
+                "Token telemetry emitter '{0}': at shutdown the CloudWatch agent at {1} could not be reached, or reset the connection, before it showed it read the last {2} records; they may not have arrived. {3}",
+                _context.Name,
+                _options.Endpoint,
+                records,
+                e.Message);
         }
     }
 
@@ -397,13 +513,73 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
         }
     }
 
-    /// <summary>Forgets the writes older than resend-window: the connection was still open well after them.</summary>
-    private void Confirm(long now)
+    /// <summary>
+    /// The acknowledged data bytes of the connection (TCP_INFO <c>tcpi_bytes_acked</c>, less the SYN), or null where
+    /// the platform does not tell (then a write into an open connection counts as acknowledged).
+    /// </summary>
+    private static long? AcknowledgedBytes(Socket socket)
     {
-        while (_window.First is { } first && _context.Time.GetElapsedTime(first.Value.WrittenAt, now) >= _options.ResendWindow)
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+
+        Span<byte> info = stackalloc byte[TcpInfoBytesAckedOffset + 8];
+        try
+        {
+            var length = socket.GetRawSocketOption(IpProtocolTcp, TcpInfo, info);
+            return length >= info.Length ? (long)BinaryPrimitives.ReadUInt64LittleEndian(info[TcpInfoBytesAckedOffset..]) - 1 : null;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or PlatformNotSupportedException)
+        {
+            return null;
+        }
+    }
+
+    private const int IpProtocolTcp = 6;
+    private const int TcpInfo = 11;
+
+    /// <summary>Where <c>tcpi_bytes_acked</c> lies in Linux's <c>struct tcp_info</c> (since Linux 4.1).</summary>
+    private const int TcpInfoBytesAckedOffset = 120;
+
+    /// <summary>Notes the entries whose every byte the agent's host has acknowledged (TCP delivers in order).</summary>
+    private void MarkAcknowledged(long acknowledged)
+    {
+        var now = _context.Time.GetTimestamp();
+        for (var node = _window.First; node is not null; node = node.Next)
+        {
+            if (node.Value.AcknowledgedAt != 0)
+            {
+                continue;
+            }
+
+            if (node.Value.EndOffset > acknowledged)
+            {
+                break;
+            }
+
+            node.Value.AcknowledgedAt = now;
+        }
+    }
+
+    /// <summary>Forgets what was acknowledged at least resend-window ago: the connection has stayed open since (the agent read it).</summary>
+    private void Forget(long now)
+    {
+        while (_window.First is { } first && first.Value.AcknowledgedAt != 0 && _context.Time.GetElapsedTime(first.Value.AcknowledgedAt, now) >= _options.ResendWindow)
         {
             RemoveFirst();
         }
+    }
+
+    private long WindowRecords()
+    {
+        long records = 0;
+        for (var node = _window.First; node is not null; node = node.Next)
+        {
+            records += node.Value.Records;
+        }
+
+        return records;
     }
 
     private void RemoveFirst()
@@ -442,6 +618,22 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
         Close();
     }
 
-    /// <summary>Bytes written to the agent, kept until they are old enough to count as read.</summary>
-    private readonly record struct Written(byte[] Data, int Length, long WrittenAt);
+    /// <summary>Bytes written to the agent, kept until they are surely read.</summary>
+    private sealed class Written(byte[] data, int length, int records)
+    {
+        public byte[] Data { get; } = data;
+
+        public int Length { get; } = length;
+
+        /// <summary>The records of the batch these bytes came from.</summary>
+        public int Records { get; } = records;
+
+        /// <summary>Where these bytes end on the connection they were last written to.</summary>
+        public long EndOffset { get; set; }
+
+        /// <summary>When the agent's host acknowledged the last of them on that connection; 0 = not yet.</summary>
+        public long AcknowledgedAt { get; set; }
+
+        public LinkedListNode<Written> Node { get; set; } = null!;
+    }
 }

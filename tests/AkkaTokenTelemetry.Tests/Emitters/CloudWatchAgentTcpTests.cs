@@ -65,22 +65,34 @@ public class CloudWatchAgentTcpTests(ITestOutputHelper output) : TestKit(output:
         await using var t = TelemetrySystem.Start(Hocon(agent.Endpoint));
         var hook = t.Telemetry.CreateHook();
 
+        // The first third goes out and is read.
         const int N = 2_000;
-        for (var i = 0; i < N; i++)
+        for (var i = 0; i < 600; i++)
         {
             hook.OnAfterInvocation(TelemetrySystem.Invocation(i));
-            if (i == N / 3)
-            {
-                // Let some go out on the first connection, then restart the agent while records keep coming.
-                await AwaitAssertAsync(() => Assert.NotEmpty(agent.Lines), Dilated(TimeSpan.FromSeconds(5)));
-                agent.Stop();
-            }
+        }
 
-            if (i == N / 2)
-            {
-                agent.Restart();
-            }
+        await t.FlushAsync();
+        await AwaitAssertAsync(() => Assert.Equal(600, agent.Lines.Count), Dilated(TimeSpan.FromSeconds(5)));
 
+        // The agent stops reading: the next 100 are acknowledged by its host (they fit its receive buffer) but never
+        // read, and the agent then exits, losing them, as an agent restart does.
+        agent.PauseReading();
+        for (var i = 600; i < 700; i++)
+        {
+            hook.OnAfterInvocation(TelemetrySystem.Invocation(i));
+        }
+
+        await t.FlushAsync();
+        Assert.Equal(600, agent.Lines.Count);
+        agent.Stop();
+        agent.ResumeReading();
+        agent.Restart();
+
+        // Records keep coming after the restart.
+        for (var i = 700; i < N; i++)
+        {
+            hook.OnAfterInvocation(TelemetrySystem.Invocation(i));
             if (i % 100 == 0)
             {
                 await Task.Yield();
@@ -101,6 +113,137 @@ public class CloudWatchAgentTcpTests(ITestOutputHelper output) : TestKit(output:
         var stats = t.Telemetry.Stats;
         Assert.Equal(N, stats.Emitters["agent"].RecordsDelivered);
         Assert.Empty(stats.Emitters["agent"].RecordsDropped);
+    }
+
+    [Fact]
+    public async Task AgentRestartAfterTheLastBatch_WhatItHadNotReadIsResentWithoutWaitingForAnotherBatch()
+    {
+        await using var agent = LoopbackAgent.Start();
+        await using var t = TelemetrySystem.Start(Hocon(agent.Endpoint, "resend-window = 1s"));
+        var hook = t.Telemetry.CreateHook();
+        agent.PauseReading();
+        for (var i = 0; i < 50; i++)
+        {
+            hook.OnAfterInvocation(TelemetrySystem.Invocation(i));
+        }
+
+        await t.FlushAsync();
+        agent.Stop();
+        agent.ResumeReading();
+        agent.Restart();
+
+        // No record follows: the idle check notices the closed connection, reconnects and resends.
+        await AwaitAssertAsync(
+            () => Assert.Equal(Enumerable.Range(0, 50).Select(i => (long)i), agent.Lines.Select(l => EmfAssert.ValidLine(l)["seq"]!.GetValue<long>()).Order()),
+            Dilated(TimeSpan.FromSeconds(10)));
+        Assert.Equal(50, t.Telemetry.Stats.Emitters["agent"].RecordsDelivered);
+    }
+
+    [Fact]
+    public async Task AWriteTheAgentNeverAcknowledges_IsNotCountedAsDelivered_UntilItIsResentAndAcknowledged()
+    {
+        await using var agent = LoopbackAgent.Start();
+        await using var t = TelemetrySystem.Start(Hocon(agent.Endpoint, "max-retries-per-batch = 1000, backoff { min = 20ms, max = 100ms }"));
+        var hook = t.Telemetry.CreateHook();
+        for (var i = 0; i < 10; i++)
+        {
+            hook.OnAfterInvocation(TelemetrySystem.Invocation(i));
+        }
+
+        await t.FlushAsync();
+        Assert.Equal(10, t.Telemetry.Stats.Emitters["agent"].RecordsDelivered);
+
+        // The agent is gone: the next batch is retried, and never counted as delivered while nothing acknowledges it.
+        agent.Stop();
+        for (var i = 10; i < 20; i++)
+        {
+            hook.OnAfterInvocation(TelemetrySystem.Invocation(i));
+        }
+
+        await AwaitAssertAsync(() => Assert.True(t.Telemetry.Stats.Emitters["agent"].Retries >= 3), Dilated(TimeSpan.FromSeconds(10)));
+        Assert.Equal(10, t.Telemetry.Stats.Emitters["agent"].RecordsDelivered);
+
+        // The agent is back: the batch is acknowledged on the new connection (after what the old one may have lost:
+        // at least once, so the first ten may arrive twice).
+        agent.Restart();
+        await t.FlushAsync(TimeSpan.FromSeconds(30));
+        await AwaitAssertAsync(
+            () => Assert.Equal(Enumerable.Range(0, 20).Select(i => (long)i), agent.Lines.Select(l => EmfAssert.ValidLine(l)["seq"]!.GetValue<long>()).Distinct().Order()),
+            Dilated(TimeSpan.FromSeconds(10)));
+        var stats = t.Telemetry.Stats.Emitters["agent"];
+        Assert.Equal(20, stats.RecordsDelivered);
+        Assert.Empty(stats.RecordsDropped);
+    }
+
+    [Fact]
+    public async Task AnEventOver256KiB_LosesItsLargestPropertiesFirst_AndStillArrives()
+    {
+        await using var agent = LoopbackAgent.Start();
+        await using var t = TelemetrySystem.Start(Hocon(agent.Endpoint));
+        var hook = t.Telemetry.CreateHook(new TokenUsageHookOptions
+        {
+            ExtraProperties = new Dictionary<string, object?>
+            {
+                ["Transcript"] = new string('x', 300 * 1024),
+                ["SessionId"] = "sess-42",
+            },
+        });
+
+        hook.OnAfterInvocation(TelemetrySystem.Invocation(7));
+        await t.FlushAsync();
+
+        await AwaitAssertAsync(() => Assert.Single(agent.Lines), Dilated(TimeSpan.FromSeconds(5)));
+        var line = agent.Lines.Single();
+        Assert.True(System.Text.Encoding.UTF8.GetByteCount(line) <= 256 * 1024, $"{line.Length} characters");
+        var root = EmfAssert.ValidLine(line);
+        Assert.Null(root["Transcript"]);
+        Assert.Equal("sess-42", root["SessionId"]!.GetValue<string>());
+        Assert.Equal(7, root["seq"]!.GetValue<long>());
+        var stats = t.Telemetry.Stats;
+        Assert.Equal(1, stats.Fixes[FixKinds.PropertiesTrimmed]);
+        Assert.Equal(1, stats.Emitters["agent"].RecordsDelivered);
+    }
+
+    [Fact]
+    public async Task Shutdown_WaitsForTheAgentToReadWhatItWasSent()
+    {
+        await using var agent = LoopbackAgent.Start();
+        var t = TelemetrySystem.Start(Hocon(agent.Endpoint));
+        var log = LogCollector.Attach(t.System);
+        var hook = t.Telemetry.CreateHook();
+        for (var i = 0; i < 500; i++)
+        {
+            hook.OnAfterInvocation(TelemetrySystem.Invocation(i));
+        }
+
+        await t.System.Terminate().WaitAsync(Dilated(TimeSpan.FromSeconds(15)));
+
+        // Every line was read before the emitter let go of the connection: nothing is left to arrive later.
+        Assert.Equal(500, agent.Lines.Count);
+        Assert.Equal(500, t.Telemetry.Stats.Emitters["agent"].RecordsDelivered);
+        Assert.DoesNotContain(log, m => m.Contains("may not have arrived", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ShutdownAfterTheAgentDiedWithUnreadRecords_LogsHowManyMayNotHaveArrived()
+    {
+        await using var agent = LoopbackAgent.Start();
+        var t = TelemetrySystem.Start(Hocon(agent.Endpoint));
+        var log = LogCollector.Attach(t.System);
+        var hook = t.Telemetry.CreateHook();
+        agent.PauseReading();
+        for (var i = 0; i < 50; i++)
+        {
+            hook.OnAfterInvocation(TelemetrySystem.Invocation(i));
+        }
+
+        await t.FlushAsync();
+        agent.Stop();
+
+        await t.System.Terminate().WaitAsync(Dilated(TimeSpan.FromSeconds(15)));
+
+        Assert.Empty(agent.Lines);
+        Assert.Contains(log, m => m.Contains("the last 50 records", StringComparison.Ordinal) && m.Contains("may not have arrived", StringComparison.Ordinal));
     }
 
     [Fact]

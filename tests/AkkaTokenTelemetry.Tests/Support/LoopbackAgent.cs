@@ -82,7 +82,10 @@ public sealed class LoopbackAgent : IAsyncDisposable
         Run(listener);
     }
 
-    /// <summary>Stops reading (the connection stays open; the sender's buffers fill).</summary>
+    /// <summary>
+    /// Stops reading (the connection stays open; the sender's buffers fill). What arrives meanwhile is not taken as
+    /// lines until <see cref="ResumeReading"/>, and is lost if the agent is stopped first.
+    /// </summary>
     public void PauseReading() => _resume = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public void ResumeReading() => _resume.TrySetResult();
@@ -167,8 +170,18 @@ public sealed class LoopbackAgent : IAsyncDisposable
             {
                 await _resume.Task.WaitAsync(stop);
                 var read = await stream.ReadAsync(buffer, stop);
+
+                // Paused meanwhile: what was read waits with the rest, and is lost if the agent stops before resuming.
+                await _resume.Task.WaitAsync(stop);
                 if (read == 0)
                 {
+                    // The sender closed its side after its last line: close ours, as the agent does.
+                    lock (_gate)
+                    {
+                        _clients.Remove(client);
+                    }
+
+                    client.Close();
                     return;
                 }
 

@@ -261,8 +261,9 @@ public class CloudWatchAgentTcpTests(ITestOutputHelper output) : TestKit(output:
             """);
         var hook = t.Telemetry.CreateHook();
 
-        // 20,000 calls against an endpoint that refuses: each returns at once (the whole loop is done long before
-        // a single connection attempt's backoff could end).
+        // 20,000 calls against an endpoint that refuses: the hook only hands each record over, so the loop never
+        // waits for the emitter (waiting for it would cost at least one retry backoff, 200 ms less jitter, per batch of 50:
+        // over a minute for the loop). The bound is loose enough for a slow machine and far below that.
         const int Sent = 20_000;
         var clock = Stopwatch.StartNew();
         for (var i = 0; i < Sent; i++)

@@ -138,15 +138,24 @@ public class HttpEmitterTests(ITestOutputHelper output) : TestKit(output: output
     public async Task ServerThatNeverAnswers_TimeoutIsEnforced_AndRetriesAreBounded()
     {
         await using var server = await LoopbackHttpServer.StartAsync(Reply.NeverAnswers);
-        await using var t = TelemetrySystem.Start(Hocon(server.Url, "timeout = 300ms, max-retries-per-batch = 2"));
+        // ask-timeout (30 s) is far away: only the emitter's own 300 ms timeout can end an attempt in time.
+        await using var t = TelemetrySystem.Start(Hocon(server.Url, "timeout = 300ms, max-retries-per-batch = 2, ask-timeout = 30s"));
         var hook = t.Telemetry.CreateHook();
         hook.OnAfterInvocation(TelemetrySystem.Invocation(1));
 
-        // Three attempts of 300 ms and two short backoffs: settled well within ask-timeout, never hanging.
+        // Three attempts of 300 ms and two short backoffs: settled in about 1.5 s, never hanging.
         await AwaitAssertAsync(
             () => Assert.Equal(1, t.Telemetry.Stats.Emitters["collector"].RecordsDropped.GetValueOrDefault(DropReasons.RetriesExhausted)),
             Dilated(TimeSpan.FromSeconds(5)));
-        Assert.Equal(3, server.Requests.Count);
+        var requests = server.Requests.ToArray();
+        Assert.Equal(3, requests.Length);
         Assert.Equal(2, t.Telemetry.Stats.Emitters["collector"].Retries);
+
+        // Each attempt waited for its timeout before the next began (a retry after an immediate failure would come sooner).
+        for (var i = 1; i < requests.Length; i++)
+        {
+            var gap = Stopwatch.GetElapsedTime(requests[i - 1].ReceivedAt, requests[i].ReceivedAt);
+            Assert.True(gap >= TimeSpan.FromMilliseconds(290), $"attempt {i + 1} came {gap} after attempt {i}, before the 300 ms timeout");
+        }
     }
 }

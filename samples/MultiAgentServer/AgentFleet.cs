@@ -150,7 +150,7 @@ internal sealed class AgentFleet(
         var w = Console.Error;
         w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
             MultiAgentServer: {script.Agents.Count} agents, {script.Invocations} invocations ({failed} failed), {toolCalls} tool calls, {server.Requests} model calls, {elapsed.TotalSeconds:F1} s
-            EMF records emitted: {string.Join(", ", emitters.Select(e => $"{stats.Emitters[e].RecordsDelivered} ({e})"))}; EMF events written: {stats.EventsWritten}; drops: {dropped}{(drops.Count > 0 ? " (" + string.Join(", ", drops.Select(d => $"{d.Reason}: {d.Count}")) + ")" : string.Empty)}
+            EMF records emitted: {string.Join(", ", emitters.Select(e => $"{stats.Emitters[e].RecordsDelivered} ({e})"))}; EMF lines built: {stats.EventsWritten}; drops: {dropped}{(drops.Count > 0 ? " (" + string.Join(", ", drops.Select(d => $"{d.Reason}: {d.Count}")) + ")" : string.Empty)}
             tokens per model (input + output), as scripted:
             """));
         foreach (var (model, t) in expected)

@@ -22,14 +22,15 @@ try
     options = SampleOptions.Parse(args);
     if (options.Help)
     {
-        Console.Out.Write(SampleOptions.Usage);
+        Console.Out.WriteLine(SampleOptions.Usage);
         return 0;
     }
 
     config = LoadConfig(options);
 }
-catch (Exception e) when (e is ArgumentException or ConfigurationException or IOException)
+catch (Exception e) when (e is ArgumentException or ConfigurationException or IOException or UnauthorizedAccessException or FormatException || e.GetType().Namespace == "Hocon")
 {
+    // Bad options, an unreadable --config file, or HOCON the parser rejects.
     await Console.Error.WriteLineAsync($"error: {e.Message}\nRun with --help for the options.");
     return 2;
 }
@@ -60,18 +61,19 @@ builder.Services.AddSingleton<AgentFleet>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<AgentFleet>());
 
 using var host = builder.Build();
-var fleet = host.Services.GetRequiredService<AgentFleet>();
 try
 {
+    // Resolving the fleet starts the actor system and reads the telemetry settings: a setting that breaks an EMF
+    // rule (a namespace with a '%', a dimension value whose key is in no set) fails here, before any agent runs.
+    var fleet = host.Services.GetRequiredService<AgentFleet>();
     await host.RunAsync();                      // until the fleet has finished and stops the host
+    return fleet.ExitCode;
 }
 catch (Exception e) when (e is ConfigurationException or EmfValidationException)
 {
-    await Console.Error.WriteLineAsync($"error: bad configuration: {e.Message}");
+    await Console.Error.WriteLineAsync($"error: bad configuration: {e.Message}\nRun with --help for the options.");
     return 2;
 }
-
-return fleet.ExitCode;
 
 // The embedded hocon/multi-agent-server.conf, or the --config file instead; --emitter replaces the emitters list.
 static Config LoadConfig(SampleOptions options)

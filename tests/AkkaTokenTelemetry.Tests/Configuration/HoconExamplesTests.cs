@@ -53,8 +53,15 @@ public class HoconExamplesTests
 
         Assert.Equal(("agent", "cloudwatch-agent"), (agent.Name, agent.Type));
         Assert.False(agent.Agent!.IsUdp);
-        Assert.Equal(("127.0.0.1", 25888), (agent.Agent.Host, agent.Agent.Port));
         Assert.Equal("/agents/token-usage", agent.Agent.LogGroupName);
+
+        // The endpoint is left to AWS_EMF_AGENT_ENDPOINT (ECS bridge mode), else the agent's default port.
+        var c = Load("cloudwatch-agent-tcp.conf").WithFallback(TokenTelemetry.DefaultConfig).GetConfig("akka.token-telemetry");
+        var block = c.GetConfig("emitter.agent").WithFallback(c.GetConfig("emitter-type-defaults.cloudwatch-agent")).WithFallback(c.GetConfig("emitter.defaults"));
+        var unset = EmitterSettings.Create("agent", block, "akka.token-telemetry.emitter.agent", _ => null).Agent!;
+        Assert.Equal(("127.0.0.1", 25888, false), (unset.Host, unset.Port, unset.IsUdp));
+        var bridge = EmitterSettings.Create("agent", block, "akka.token-telemetry.emitter.agent", v => v == "AWS_EMF_AGENT_ENDPOINT" ? "tcp://cwagent:25888" : null).Agent!;
+        Assert.Equal(("cwagent", 25888), (bridge.Host, bridge.Port));
     }
 
     [Fact]

@@ -60,7 +60,7 @@ public partial class MultiAgentServerSampleTests
         var events = EmfAssert.ValidLines(run.Stdout);
         Assert.InRange(events.Count, 1, 199); // records of one model and agent share an event
         Assert.Contains("EMF records emitted: 200 (stdout)", run.Stderr, StringComparison.Ordinal);
-        Assert.Contains($"EMF events written: {events.Count};", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"EMF lines built: {events.Count};", run.Stderr, StringComparison.Ordinal);
         var summary = ParseSummary(run.Stderr);
         foreach (var group in events.GroupBy(e => e["Model"]!.GetValue<string>()))
         {
@@ -89,6 +89,27 @@ public partial class MultiAgentServerSampleTests
         Assert.Contains("error: --config no-such-file.conf: no such file", run.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Sample_WithAConfigThatBreaksAnEmfRule_ExitsWith2_QuotingTheSetting_BeforeAnyAgentRuns()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"bad-dimension-{Guid.NewGuid():N}.conf");
+        await File.WriteAllTextAsync(file, "akka.token-telemetry { dimensions = [[\"Model\"]], dimension-values { Environment = \"dev\" } }");
+        try
+        {
+            var run = await RunSampleAsync("--config", file);
+
+            Assert.Equal(2, run.ExitCode);
+            Assert.Equal(string.Empty, run.Stdout);
+            Assert.Contains("error: bad configuration:", run.Stderr, StringComparison.Ordinal);
+            Assert.Contains("akka.token-telemetry.dimension-values.Environment", run.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("Unhandled exception", run.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("MultiAgentServer:", run.Stderr, StringComparison.Ordinal); // no summary: nothing ran
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 
     private sealed record Tokens(long Runs, long Input, long Output, long CacheRead, long Reasoning);
 

@@ -9,6 +9,20 @@ namespace AkkaTokenTelemetry.Tests.Emitters;
 /// <summary>The cloudwatch-agent emitter over TCP, against a real listener on 127.0.0.1.</summary>
 public class CloudWatchAgentTcpTests(ITestOutputHelper output) : TestKit(output: output)
 {
+    /// <summary>Sends <paramref name="count"/> records that the agent's host acknowledges but the agent never reads, then stops the agent.</summary>
+    private static async Task SendUnreadAndStopAgentAsync(TelemetrySystem t, LoopbackAgent agent, int count)
+    {
+        var hook = t.Telemetry.CreateHook();
+        agent.PauseReading();
+        for (var i = 0; i < count; i++)
+        {
+            hook.OnAfterInvocation(TelemetrySystem.Invocation(i));
+        }
+
+        await t.FlushAsync();
+        agent.Stop();
+    }
+
     private static string Hocon(string endpoint, string extra = "") => $$"""
         akka.token-telemetry {
           emitters = [agent]
@@ -120,15 +134,7 @@ public class CloudWatchAgentTcpTests(ITestOutputHelper output) : TestKit(output:
     {
         await using var agent = LoopbackAgent.Start();
         await using var t = TelemetrySystem.Start(Hocon(agent.Endpoint, "resend-window = 1s"));
-        var hook = t.Telemetry.CreateHook();
-        agent.PauseReading();
-        for (var i = 0; i < 50; i++)
-        {
-            hook.OnAfterInvocation(TelemetrySystem.Invocation(i));
-        }
-
-        await t.FlushAsync();
-        agent.Stop();
+        await SendUnreadAndStopAgentAsync(t, agent, 50);
         agent.ResumeReading();
         agent.Restart();
 
@@ -230,15 +236,7 @@ public class CloudWatchAgentTcpTests(ITestOutputHelper output) : TestKit(output:
         await using var agent = LoopbackAgent.Start();
         var t = TelemetrySystem.Start(Hocon(agent.Endpoint));
         var log = LogCollector.Attach(t.System);
-        var hook = t.Telemetry.CreateHook();
-        agent.PauseReading();
-        for (var i = 0; i < 50; i++)
-        {
-            hook.OnAfterInvocation(TelemetrySystem.Invocation(i));
-        }
-
-        await t.FlushAsync();
-        agent.Stop();
+        await SendUnreadAndStopAgentAsync(t, agent, 50);
 
         await t.System.Terminate().WaitAsync(Dilated(TimeSpan.FromSeconds(15)));
 

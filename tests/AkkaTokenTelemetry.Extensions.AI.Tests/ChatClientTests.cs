@@ -22,6 +22,9 @@ public sealed class ChatClientTests(ITestOutputHelper output) : TelemetryTestKit
 
     private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>How long to watch for a message between two updates of a stream (the TestKit dilates it).</summary>
+    private static readonly TimeSpan Brief = TimeSpan.FromMilliseconds(100);
+
     private (IChatClient Client, Akka.TestKit.TestProbe Router) Wrap(FakeChatClient inner, string? agentName = "support-bot")
     {
         var router = CreateTestProbe();
@@ -137,7 +140,7 @@ public sealed class ChatClientTests(ITestOutputHelper output) : TelemetryTestKit
         await foreach (var update in client.GetStreamingResponseAsync("hello"))
         {
             received.Add(update);
-            router.ExpectNoMsg(TimeSpan.Zero); // nothing before the enumeration ends
+            router.ExpectNoMsg(Brief); // nothing before the enumeration ends
         }
 
         Assert.Equal(updates, received); // the very same update objects, in order

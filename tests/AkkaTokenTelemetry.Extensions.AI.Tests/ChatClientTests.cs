@@ -243,7 +243,27 @@ public sealed class ChatClientTests(ITestOutputHelper output) : TelemetryTestKit
     }
 
     [Fact]
-    public async Task A_hook_whose_pipeline_is_gone_never_fails_the_call()
+    public async Task Streaming_passes_a_null_update_on_unchanged_and_records_the_usage_of_the_others_once()
+    {
+        var updates = new[] { FakeChatClient.Text("hel"), null!, FakeChatClient.Usage(Full), FakeChatClient.Text("lo") };
+        var (client, router) = Wrap(new FakeChatClient { Updates = updates });
+
+        var received = new List<ChatResponseUpdate?>();
+        await foreach (var update in client.GetStreamingResponseAsync("hello"))
+        {
+            received.Add(update);
+        }
+
+        Assert.Equal(updates, received); // the null included, in its place
+        var recorded = router.ExpectMsg<UsageRecorded>();
+        Assert.Equal(165, recorded.Usage.ToDictionary()["totalTokens"]);
+        Assert.Equal("fake-model-2025-01-01", recorded.Event.Result!.Model);
+        Assert.Null(recorded.Event.Exception);
+        router.ExpectNoMsg(Quiet);
+    }
+
+    [Fact]
+    public async Task A_hook_emitter_that_throws_never_fails_the_call_and_the_record_is_counted_as_an_emitter_error()
     {
         var hook = Telemetry.CreateHook(new TokenUsageHookOptions { Emitter = _ => throw new InvalidOperationException("emitter broken") });
         await Telemetry.FlushAsync();
@@ -253,6 +273,51 @@ public sealed class ChatClientTests(ITestOutputHelper output) : TelemetryTestKit
         Assert.Same(response, await client.GetResponseAsync("hello"));
         await Telemetry.FlushAsync();
         Assert.Equal(1, Telemetry.Stats.RecordsDropped.GetValueOrDefault(DropReasons.EmitterError));
+    }
+
+    [Fact]
+    public async Task A_hook_whose_actor_system_was_terminated_never_fails_the_call_and_returns_the_inner_results_unchanged()
+    {
+        var system = Akka.Actor.ActorSystem.Create("terminated", Sys.Settings.Config);
+        var telemetry = TokenTelemetry.Get(system);
+        var hook = telemetry.CreateHook();
+        await system.Terminate();
+        var response = new ChatResponse(new ChatMessage(ChatRole.Assistant, "hi")) { Usage = Full };
+        var updates = new[] { FakeChatClient.Text("hel"), FakeChatClient.Usage(Full) };
+        var client = new FakeChatClient { Response = response, Updates = updates }.AsBuilder().UseTokenTelemetry(hook).Build();
+
+        var returned = await client.GetResponseAsync("hello");
+        var streamed = new List<ChatResponseUpdate>();
+        await foreach (var update in client.GetStreamingResponseAsync("hello"))
+        {
+            streamed.Add(update);
+        }
+
+        Assert.Same(response, returned);
+        Assert.Equal(updates, streamed);
+        Assert.Equal(2, telemetry.Stats.RecordsDropped.GetValueOrDefault(DropReasons.Shutdown)); // both calls reached the hook
+    }
+
+    [Fact]
+    public async Task A_hook_over_a_stopped_actor_never_fails_the_call_and_returns_the_inner_results_unchanged()
+    {
+        var router = CreateTestProbe();
+        Watch(router.Ref);
+        Sys.Stop(router.Ref);
+        ExpectTerminated(router.Ref);
+        var response = new ChatResponse(new ChatMessage(ChatRole.Assistant, "hi")) { Usage = Full };
+        var updates = new[] { FakeChatClient.Usage(Full), FakeChatClient.Text("lo") };
+        var client = new FakeChatClient { Response = response, Updates = updates }.AsBuilder().UseTokenTelemetry(new TokenUsageHook(router.Ref)).Build();
+
+        var returned = await client.GetResponseAsync("hello");
+        var streamed = new List<ChatResponseUpdate>();
+        await foreach (var update in client.GetStreamingResponseAsync("hello"))
+        {
+            streamed.Add(update);
+        }
+
+        Assert.Same(response, returned);
+        Assert.Equal(updates, streamed);
     }
 
     [Fact]

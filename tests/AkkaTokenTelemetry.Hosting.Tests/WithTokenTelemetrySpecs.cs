@@ -1,9 +1,12 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Hosting;
 using AkkaTokenTelemetry.Extensions.AI;
 using AkkaTokenTelemetry.Extensions.AI.Tests.Support;
 using AkkaTokenTelemetry.Hosting.Tests.Support;
+using AkkaTokenTelemetry.Tests.Support;
 using Microsoft.Agents.AI;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
@@ -12,23 +15,40 @@ using Microsoft.Extensions.Logging;
 
 namespace AkkaTokenTelemetry.Hosting.Tests;
 
-/// <summary>A host built with <c>AddAkka(… WithTokenTelemetry(…))</c> and <c>AddTokenTelemetry()</c>.</summary>
+/// <summary>
+/// A host built with <c>AddAkka(… WithTokenTelemetry(…))</c> and <c>AddTokenTelemetry()</c>: an emitter added in code
+/// (<c>AddEmitter</c>), a delegate emitter and a real <c>type = file</c> emitter configured in HOCON, side by side.
+/// </summary>
 public sealed class WithTokenTelemetrySpecs(ITestOutputHelper output)
-    : Akka.Hosting.TestKit.TestKit("hosting", output, logLevel: LogLevel.Warning)
+    : Akka.Hosting.TestKit.TestKit("hosting", output, logLevel: LogLevel.Warning), IAsyncDisposable
 {
     private readonly CollectingEmitter _codeEmitter = new();
     private readonly CollectingEmitter _hoconEmitter = new();
+    private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("akka-token-telemetry-hosting-");
 
-    protected override Config Config => ConfigurationFactory.ParseString("""
+    private string EventsFile => Path.Combine(_directory.FullName, "emf.log");
+
+    protected override Config Config => ConfigurationFactory.ParseString($$"""
         akka.loglevel = WARNING
         akka.stdout-loglevel = OFF
         akka.token-telemetry {
           namespace = "FromHocon/Tokens"
           batch.max-delay = 50ms
-          emitters = [hocon-audit]
+          emitters = [hocon-audit, events-file]
           emitter.hocon-audit { type = delegate, buffer-batches = 8 }
+          emitter.events-file { type = file, path = {{JsonSerializer.Serialize(EventsFile)}} }
         }
         """);
+
+    /// <summary>Deletes the file emitter's directory once the host, and with it the file emitter, has stopped.</summary>
+    async ValueTask IAsyncDisposable.DisposeAsync()
+    {
+        await DisposeAsync();
+        _directory.Delete(recursive: true);
+    }
+
+    /// <summary>The events the file emitter appended, each line checked against the EMF rules.</summary>
+    private List<JsonObject> FileEvents() => File.ReadAllLines(EventsFile).Select(line => EmfAssert.ValidLine(line)).ToList();
 
     protected override void ConfigureServices(HostBuilderContext context, IServiceCollection services) =>
         services.AddTokenTelemetry();
@@ -47,34 +67,43 @@ public sealed class WithTokenTelemetrySpecs(ITestOutputHelper output)
             });
     }
 
-    private static AfterInvocationEvent Invocation() => new()
+    private static AfterInvocationEvent Invocation(string agent = "research-agent") => new()
     {
-        Agent = new AgentInfo { Name = "research-agent" },
+        Agent = new AgentInfo { Name = agent },
         Result = new AgentResult { Usage = new Dictionary<string, long> { ["inputTokens"] = 1523, ["outputTokens"] = 842 }, Model = "gpt-4o" },
     };
 
     [Fact]
-    public async Task The_default_hook_emits_through_the_code_emitter_and_the_HOCON_emitter()
+    public async Task The_default_hook_emits_the_same_events_through_the_code_emitter_and_the_HOCON_delegate_and_file_emitters()
     {
         var hook = Host.Services.GetRequiredService<TokenUsageHook>();
         var telemetry = Host.Services.GetRequiredService<TokenTelemetry>();
 
         hook.OnAfterInvocation(Invocation());
+        hook.OnAfterInvocation(Invocation("writer-agent"));
         await telemetry.FlushAsync();
 
-        foreach (var emitter in new[] { _codeEmitter, _hoconEmitter })
+        var code = _codeEmitter.Events.ToList();
+        var inFile = FileEvents();
+        Assert.Equal(["research-agent", "writer-agent"], code.Select(e => e["Agent"]!.GetValue<string>()).Order(StringComparer.Ordinal));
+        foreach (var events in new[] { _hoconEmitter.Events.ToList(), inFile })
         {
-            var e = Assert.Single(emitter.Events);
+            Assert.Equal(code.Count, events.Count);
+            Assert.All(code, e => Assert.Contains(events, other => JsonNode.DeepEquals(e, other))); // the same events, value for value
+        }
+
+        foreach (var e in code)
+        {
             Assert.Equal(1523, e["inputTokens"]!.GetValue<long>());
             Assert.Equal("gpt-4o", e["Model"]!.GetValue<string>());
-            Assert.Equal("research-agent", e["Agent"]!.GetValue<string>());
             Assert.Equal("test", e["Environment"]!.GetValue<string>());
             Assert.Equal("hosting-spec", e["Service"]!.GetValue<string>());
             Assert.Equal("FromOptions/Tokens", e["_aws"]!["CloudWatchMetrics"]![0]!["Namespace"]!.GetValue<string>()); // options override HOCON
         }
 
-        Assert.Equal(1, telemetry.Stats.Emitters["code"].RecordsDelivered);
-        Assert.Equal(1, telemetry.Stats.Emitters["hocon-audit"].RecordsDelivered);
+        Assert.Equal(2, telemetry.Stats.Emitters["code"].RecordsDelivered);
+        Assert.Equal(2, telemetry.Stats.Emitters["hocon-audit"].RecordsDelivered);
+        Assert.Equal(2, telemetry.Stats.Emitters["events-file"].RecordsDelivered);
     }
 
     [Fact]

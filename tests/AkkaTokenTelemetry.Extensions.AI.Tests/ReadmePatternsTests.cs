@@ -1,15 +1,12 @@
 // The README shows the plain ILogger call; the analyzers' LoggerMessage advice does not apply to an example.
 #pragma warning disable CA1848, CA1873
-using System.Net;
-using System.Net.Http.Headers;
-
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Actor.Setup;
 using Akka.Configuration;
 using AkkaTokenTelemetry.Extensions.AI.Tests.Support;
+using AkkaTokenTelemetry.Tests.Support;
 using Microsoft.Agents.AI;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
@@ -18,8 +15,11 @@ using Xunit.Abstractions;
 namespace AkkaTokenTelemetry.Extensions.AI.Tests;
 
 /// <summary>
-/// The README's "Common patterns", as written there, run against the loopback OpenAI server. Where the README's
-/// hook writes to the configured emitters, the copy here adds <c>Emitter = EmfEmitters.ToActor(TestActor)</c> to see the event.
+/// The README's "Common patterns", as written there for a Microsoft.Extensions.AI chat client and a Microsoft Agent
+/// Framework agent, run against the loopback OpenAI server: each pattern's chat client and agent are called once, so
+/// each test sees two events. Where the README's hook writes to the configured emitters, the copy here adds
+/// <c>Emitter = EmfEmitters.ToActor(TestActor)</c> to see the events. The Akka.Hosting forms run in
+/// <c>AkkaTokenTelemetry.Hosting.Tests/ReadmeHostingPatternsSpecs.cs</c>.
 /// </summary>
 public sealed class ReadmePatternsTests(ITestOutputHelper output) : TelemetryTestKit(output), IAsyncLifetime
 {
@@ -28,6 +28,12 @@ public sealed class ReadmePatternsTests(ITestOutputHelper output) : TelemetryTes
     public Task InitializeAsync() => Task.CompletedTask;
 
     async Task IAsyncLifetime.DisposeAsync() => await _server.DisposeAsync();
+
+    private static async Task CallBothAsync(IChatClient chat, AIAgent agent)
+    {
+        await chat.GetResponseAsync("hi");
+        await agent.RunAsync("hi");
+    }
 
     [Fact]
     public async Task Custom_namespace_with_session_context()
@@ -39,22 +45,25 @@ public sealed class ReadmePatternsTests(ITestOutputHelper output) : TelemetryTes
         const string sessionId = "session-7";
 
         // README
-        var hook = telemetry.CreateHook(new TokenUsageHookOptions
+        var options = new TokenUsageHookOptions
         {
             Namespace = "AcmeInc/AgentTokens",
             DimensionValues = new Dictionary<string, string> { ["Model"] = modelId },
             ExtraProperties = new Dictionary<string, object?> { ["UserId"] = userId, ["SessionId"] = sessionId },
             Emitter = EmfEmitters.ToActor(TestActor), // test only
-        });
-        IChatClient chat = openAIChatClient.AsBuilder().UseTokenTelemetry(hook).Build();
+        };
+        IChatClient chat = openAIChatClient.AsBuilder().UseTokenTelemetry(telemetry.CreateHook(options)).Build();
+        AIAgent agent = openAIChatClient.AsAIAgent(name: "researcher").AsBuilder().UseTokenTelemetry(telemetry.CreateHook(options)).Build();
         // README end
 
-        await chat.GetResponseAsync("hi");
-        var e = await NextEventAsync();
-        Assert.Equal("AcmeInc/AgentTokens", e["_aws"]!["CloudWatchMetrics"]![0]!["Namespace"]!.GetValue<string>());
-        Assert.Equal("gpt-4o-mini", e["Model"]!.GetValue<string>());
-        Assert.Equal("user-42", e["UserId"]!.GetValue<string>());
-        Assert.Equal("session-7", e["SessionId"]!.GetValue<string>());
+        await CallBothAsync(chat, agent);
+        foreach (var e in new[] { await NextEventAsync(), await NextEventAsync() })
+        {
+            Assert.Equal("AcmeInc/AgentTokens", e["_aws"]!["CloudWatchMetrics"]![0]!["Namespace"]!.GetValue<string>());
+            Assert.Equal("gpt-4o-mini", e["Model"]!.GetValue<string>());
+            Assert.Equal("user-42", e["UserId"]!.GetValue<string>());
+            Assert.Equal("session-7", e["SessionId"]!.GetValue<string>());
+        }
     }
 
     [Fact]
@@ -64,20 +73,24 @@ public sealed class ReadmePatternsTests(ITestOutputHelper output) : TelemetryTes
         IChatClient openAIChatClient = _server.CreateChatClient();
 
         // README
-        var hook = telemetry.CreateHook(new TokenUsageHookOptions
+        var options = new TokenUsageHookOptions
         {
             Dimensions = [["Model", "Environment"]],
             DimensionValues = new Dictionary<string, string> { ["Environment"] = "prod" },
             DimensionResolver = e => new Dictionary<string, string> { ["Model"] = e.Result?.Model ?? "unknown" },
             Emitter = EmfEmitters.ToActor(TestActor), // test only
-        });
-        AIAgent agent = openAIChatClient.AsAIAgent(name: "researcher").AsBuilder().UseTokenTelemetry(hook).Build();
+        };
+        IChatClient chat = openAIChatClient.AsBuilder().UseTokenTelemetry(telemetry.CreateHook(options)).Build();
+        AIAgent agent = openAIChatClient.AsAIAgent(name: "researcher").AsBuilder().UseTokenTelemetry(telemetry.CreateHook(options)).Build();
         // README end
 
-        await agent.RunAsync("hi");
-        var e = await NextEventAsync();
-        Assert.Equal(LoopbackOpenAIServer.Model, e["Model"]!.GetValue<string>());
-        Assert.Equal("prod", e["Environment"]!.GetValue<string>());
+        await CallBothAsync(chat, agent);
+        foreach (var e in new[] { await NextEventAsync(), await NextEventAsync() })
+        {
+            Assert.Equal(LoopbackOpenAIServer.Model, e["Model"]!.GetValue<string>());
+            Assert.Equal("prod", e["Environment"]!.GetValue<string>());
+            Assert.Equal(["Model", "Environment"], e["_aws"]!["CloudWatchMetrics"]![0]!["Dimensions"]![0]!.AsArray().Select(d => d!.GetValue<string>()));
+        }
     }
 
     [Fact]
@@ -87,12 +100,15 @@ public sealed class ReadmePatternsTests(ITestOutputHelper output) : TelemetryTes
         IChatClient openAIChatClient = _server.CreateChatClient();
 
         // README
-        var hook = telemetry.CreateHook(new TokenUsageHookOptions { Emitter = _ => { } });
+        var options = new TokenUsageHookOptions { Emitter = _ => { } };
+        IChatClient chat = openAIChatClient.AsBuilder().UseTokenTelemetry(telemetry.CreateHook(options)).Build();
+        AIAgent agent = openAIChatClient.AsAIAgent(name: "researcher").AsBuilder().UseTokenTelemetry(telemetry.CreateHook(options)).Build();
         // README end
 
-        await openAIChatClient.AsBuilder().UseTokenTelemetry(hook).Build().GetResponseAsync("hi");
+        await CallBothAsync(chat, agent);
         await telemetry.FlushAsync();
-        Assert.Equal(1, telemetry.Stats.RecordsAccepted);
+        Assert.Equal(2, telemetry.Stats.RecordsAccepted);
+        Assert.Equal(2, telemetry.Stats.Emitters["hook-emitters"].RecordsDelivered); // to the hook's no-op emitter
         Assert.Equal(0, telemetry.Stats.RecordsDroppedTotal);
     }
 
@@ -105,14 +121,16 @@ public sealed class ReadmePatternsTests(ITestOutputHelper output) : TelemetryTes
 
         // README
         var indented = new JsonSerializerOptions { WriteIndented = true };
-        var hook = telemetry.CreateHook(new TokenUsageHookOptions { Emitter = payload => output.WriteLine(payload.ToJsonString(indented)) });
+        var options = new TokenUsageHookOptions { Emitter = payload => output.WriteLine(payload.ToJsonString(indented)) };
+        IChatClient chat = openAIChatClient.AsBuilder().UseTokenTelemetry(telemetry.CreateHook(options)).Build();
+        AIAgent agent = openAIChatClient.AsAIAgent(name: "researcher").AsBuilder().UseTokenTelemetry(telemetry.CreateHook(options)).Build();
         // README end
 
-        await openAIChatClient.AsBuilder().UseTokenTelemetry(hook).Build().GetResponseAsync("hi");
+        await CallBothAsync(chat, agent);
         await telemetry.FlushAsync();
-        var text = output.ToString();
-        Assert.Contains("\n  \"_aws\": {", text.ReplaceLineEndings("\n"), StringComparison.Ordinal);
-        Assert.Equal(120, JsonNode.Parse(text)!["inputTokens"]!.GetValue<long>());
+        var events = IndentedEvents(output.ToString());
+        Assert.Equal(2, events.Count);
+        Assert.All(events, e => Assert.Equal(120, e["inputTokens"]!.GetValue<long>()));
     }
 
     [Fact]
@@ -123,72 +141,81 @@ public sealed class ReadmePatternsTests(ITestOutputHelper output) : TelemetryTes
         var logger = new ListLogger(); // README: ILogger logger = loggerFactory.CreateLogger("TokenTelemetry");
 
         // README
-        var hook = telemetry.CreateHook(new TokenUsageHookOptions
+        var options = new TokenUsageHookOptions
         {
             Emitter = payload => logger.LogInformation("{TokenUsageEmf}", payload.ToJsonString()),
-        });
+        };
+        IChatClient chat = openAIChatClient.AsBuilder().UseTokenTelemetry(telemetry.CreateHook(options)).Build();
+        AIAgent agent = openAIChatClient.AsAIAgent(name: "researcher").AsBuilder().UseTokenTelemetry(telemetry.CreateHook(options)).Build();
         // README end
 
-        await openAIChatClient.AsBuilder().UseTokenTelemetry(hook).Build().GetResponseAsync("hi");
+        await CallBothAsync(chat, agent);
         await telemetry.FlushAsync();
-        var line = Assert.Single(logger.Messages);
-        Assert.Equal(45, AkkaTokenTelemetry.Tests.Support.EmfAssert.ValidLine(line)["outputTokens"]!.GetValue<long>());
+        Assert.Equal(2, logger.Messages.Count);
+        Assert.All(logger.Messages, line => Assert.Equal(45, EmfAssert.ValidLine(line)["outputTokens"]!.GetValue<long>()));
     }
 
     [Fact]
     public async Task Forward_to_an_external_service()
     {
-        using var listener = new HttpListener();
-        var free = new TcpListener(IPAddress.Loopback, 0);
-        free.Start();
-        var port = ((IPEndPoint)free.LocalEndpoint).Port;
-        free.Stop();
-        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        listener.Start();
+        using var collector = new NdjsonCollector();
         using var http = new HttpClient();
-        var received = Task.Run(async () =>
-        {
-            var context = await listener.GetContextAsync();
-            using var reader = new StreamReader(context.Request.InputStream);
-            var body = await reader.ReadToEndAsync();
-            context.Response.StatusCode = 202;
-            context.Response.Close();
-            return (context.Request.ContentType, body);
-        });
+        var endpoint = collector.Endpoint;
+        IChatClient openAIChatClient = _server.CreateChatClient();
 
-        // README (the emitter class is HttpForwardingEmitter below)
-        var setup = new TokenTelemetrySetup().WithEmitter("forward", new HttpForwardingEmitter(http, new Uri($"http://127.0.0.1:{port}/ingest")));
-        var config = ConfigurationFactory.ParseString("""
-            akka.token-telemetry { emitters = [forward], emitter.forward.type = delegate }
-            """).WithFallback(ConfigurationFactory.ParseString(Hocon)).WithFallback(TokenTelemetry.DefaultConfig);
+        // README (the emitter class is Support/HttpForwardingEmitter)
+        var setup = new TokenTelemetrySetup().WithEmitter("forward", new HttpForwardingEmitter(http, endpoint));
+        var config = ConfigurationFactory.ParseString("akka.token-telemetry { emitters = [forward], emitter.forward.type = delegate }")
+            .WithFallback(ConfigurationFactory.ParseString(Hocon)); // test only: quiet logging, short batch delay
+        var system = ActorSystem.Create("agents", ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config), setup));
+        var telemetry = TokenTelemetry.Get(system);
+        IChatClient chat = openAIChatClient.AsBuilder().UseTokenTelemetry(telemetry.CreateHook()).Build();
+        AIAgent agent = openAIChatClient.AsAIAgent(name: "researcher").AsBuilder().UseTokenTelemetry(telemetry.CreateHook()).Build();
         // README end
 
-        using var system = ActorSystem.Create("forwarding", ActorSystemSetup.Create(BootstrapSetup.Create().WithConfig(config), setup));
-        var hook = TokenTelemetry.Get(system).CreateHook();
-        await _server.CreateChatClient().AsBuilder().UseTokenTelemetry(hook).Build().GetResponseAsync("hi");
-        await TokenTelemetry.Get(system).FlushAsync();
+        try
+        {
+            await CallBothAsync(chat, agent);
+            await telemetry.FlushAsync();
 
-        var (contentType, body) = await received;
-        Assert.Equal("application/x-ndjson", contentType);
-        Assert.Equal(165, AkkaTokenTelemetry.Tests.Support.EmfAssert.ValidLine(body)["totalTokens"]!.GetValue<long>());
-        await system.Terminate();
+            Assert.Equal(2, collector.Lines.Count);
+            Assert.All(collector.Lines, received =>
+            {
+                Assert.Equal("application/x-ndjson", received.ContentType);
+                Assert.Equal(165, EmfAssert.ValidLine(received.Line)["totalTokens"]!.GetValue<long>());
+            });
+        }
+        finally
+        {
+            await system.Terminate();
+        }
     }
 
-    /// <summary>README: posts each batch as newline-delimited JSON; a failure throws, so the pipeline retries the batch.</summary>
-    public sealed class HttpForwardingEmitter(HttpClient http, Uri endpoint) : IEmfEmitter
+    /// <summary>Splits what the pretty-printing emitter wrote into its events: each ends with a "}" line of its own.</summary>
+    private static List<JsonObject> IndentedEvents(string text)
     {
-        public async ValueTask EmitAsync(EmfBatch batch, CancellationToken cancellationToken)
-        {
-            using var content = new ByteArrayContent(batch.Utf8Lines.ToArray());
-            content.Headers.ContentType = new MediaTypeHeaderValue("application/x-ndjson");
-            using var response = await http.PostAsync(endpoint, content, cancellationToken);
-            response.EnsureSuccessStatusCode();
-        }
+        var events = text.ReplaceLineEndings("\n").Split("\n}\n", StringSplitOptions.RemoveEmptyEntries)
+            .Select(part => Assert.IsType<JsonObject>(JsonNode.Parse(part + "\n}")))
+            .ToList();
+        Assert.All(events, e => EmfAssert.Valid(e));
+        Assert.StartsWith("{\n  \"_aws\": {", text.ReplaceLineEndings("\n"), StringComparison.Ordinal); // indented as written
+        return events;
     }
 
     private sealed class ListLogger : ILogger
     {
-        public List<string> Messages { get; } = [];
+        private readonly List<string> _messages = [];
+
+        public IReadOnlyList<string> Messages
+        {
+            get
+            {
+                lock (_messages)
+                {
+                    return [.. _messages];
+                }
+            }
+        }
 
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
@@ -197,9 +224,9 @@ public sealed class ReadmePatternsTests(ITestOutputHelper output) : TelemetryTes
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            lock (Messages)
+            lock (_messages)
             {
-                Messages.Add(formatter(state, exception));
+                _messages.Add(formatter(state, exception));
             }
         }
     }

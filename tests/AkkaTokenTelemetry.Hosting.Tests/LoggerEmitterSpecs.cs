@@ -1,6 +1,6 @@
-using System.Collections.Concurrent;
 using Akka.Configuration;
 using Akka.Hosting;
+using AkkaTokenTelemetry.Hosting.Tests.Support;
 using AkkaTokenTelemetry.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -48,27 +48,5 @@ public sealed class LoggerEmitterSpecs(ITestOutputHelper output)
         var root = EmfAssert.ValidLine(message);
         Assert.Equal(40, root["inputTokens"]!.GetValue<long>());
         Assert.Equal("gpt-4o-mini", root["Model"]!.GetValue<string>());
-    }
-
-    private sealed class CollectingLoggerProvider : ILoggerProvider
-    {
-        public ConcurrentQueue<(string Category, (LogLevel Level, string Message) Entry)> Entries { get; } = new();
-
-        public ILogger CreateLogger(string categoryName) => new Logger(categoryName, Entries);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(string category, ConcurrentQueue<(string, (LogLevel, string))> entries) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-                entries.Enqueue((category, (logLevel, formatter(state, exception))));
-        }
     }
 }

@@ -9,6 +9,12 @@ namespace AkkaTokenTelemetry.Hosting;
 /// Starts the token telemetry pipeline with an Akka.Hosting actor system, and makes <see cref="TokenTelemetry"/> and
 /// a default <see cref="TokenUsageHook"/> resolvable from the service provider.
 /// </summary>
+/// <remarks>
+/// Call <c>WithTokenTelemetry</c> after your own <c>AddHocon</c>: it renders its options over the HOCON added so far
+/// and appends <c>reference.conf</c> behind it, so HOCON appended later falls behind the defaults, and HOCON
+/// prepended later overrides the emitters list (dropping emitters added in code). <c>AddTokenTelemetry</c> is a
+/// separate call on the service collection because Akka.Hosting does not let a builder extension register services.
+/// </remarks>
 /// <example>
 /// <code>
 /// services.AddAkka("agents", akka => akka.WithTokenTelemetry(o => o.Dimensions = [["Model"], ["Model", "Agent"]]));

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace AkkaTokenTelemetry.Hosting;
 
@@ -13,7 +14,8 @@ namespace AkkaTokenTelemetry.Hosting;
 /// Call <c>WithTokenTelemetry</c> after your own <c>AddHocon</c>: it renders its options over the HOCON added so far
 /// and appends <c>reference.conf</c> behind it, so HOCON appended later falls behind the defaults, and HOCON
 /// prepended later overrides the emitters list (dropping emitters added in code). <c>AddTokenTelemetry</c> is a
-/// separate call on the service collection because Akka.Hosting does not let a builder extension register services.
+/// separate call on the service collection: Akka.Hosting runs the <c>AddAkka</c> builder only when the actor system is
+/// first resolved, after the service provider is built, so a builder extension cannot register services.
 /// </remarks>
 /// <example>
 /// <code>
@@ -94,15 +96,16 @@ public static class TokenTelemetryHostingExtensions
     /// Makes <see cref="TokenTelemetry"/> and a default <see cref="TokenUsageHook"/> (built from
     /// <see cref="TokenTelemetryOptions.Hook"/>) resolvable as singletons. Call it beside <c>AddAkka(…)</c>, whose
     /// builder calls <c>WithTokenTelemetry</c>. Resolving either never waits for the host to start: it takes the
-    /// actor system from the service provider and the pipeline's router from the extension.
+    /// actor system from the service provider and the pipeline's router from the extension. Calling it twice, or
+    /// after registering a <see cref="TokenUsageHook"/> of your own, keeps the registration already there.
     /// </summary>
     /// <param name="services">The application's services.</param>
     /// <returns>The same services.</returns>
     public static IServiceCollection AddTokenTelemetry(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        services.AddSingleton(sp => TokenTelemetry.Get(sp.GetRequiredService<ActorSystem>()));
-        services.AddSingleton(sp => sp.GetRequiredService<TokenTelemetry>().CreateHook());
+        services.TryAddSingleton(sp => TokenTelemetry.Get(sp.GetRequiredService<ActorSystem>()));
+        services.TryAddSingleton(sp => sp.GetRequiredService<TokenTelemetry>().CreateHook());
         return services;
     }
 }

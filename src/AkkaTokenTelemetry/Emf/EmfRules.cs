@@ -242,11 +242,41 @@ internal static class EmfRules
         {
             throw new EmfValidationException(field, name, "_aws is reserved for EMF metadata");
         }
+
+        if (HasLoneSurrogate(name))
+        {
+            throw new EmfValidationException(field, name, LoneSurrogateRule);
+        }
     }
 
     /// <summary>Whether a usage key can be a metric name (the run-time check; <see cref="ValidateMetricName"/> throws).</summary>
     public static bool IsValidMetricName(string? name) =>
-        !string.IsNullOrEmpty(name) && name.Length <= EmfLimits.MaxMetricNameLength && name != ReservedMember;
+        !string.IsNullOrEmpty(name) && name.Length <= EmfLimits.MaxMetricNameLength && name != ReservedMember && !HasLoneSurrogate(name);
+
+    /// <summary>
+    /// Whether the string holds a UTF-16 surrogate that is not half of a pair. Such a name has no UTF-8 form: it
+    /// would be written as U+FFFD and could then equal another name of the same event (a duplicate member).
+    /// </summary>
+    public static bool HasLoneSurrogate(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(c))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private const string LoneSurrogateRule =
+        "a name must be Unicode text: a lone UTF-16 surrogate has no UTF-8 form (it would be written as U+FFFD and could collide with another name)";
 
     public static void ValidateCount(long value, string field)
     {
@@ -287,6 +317,11 @@ internal static class EmfRules
         if (name == ReservedMember)
         {
             throw new EmfValidationException(field, name, "_aws is reserved for EMF metadata and cannot be an extra property");
+        }
+
+        if (HasLoneSurrogate(name))
+        {
+            throw new EmfValidationException(field, name, LoneSurrogateRule);
         }
     }
 

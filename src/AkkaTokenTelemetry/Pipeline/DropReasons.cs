@@ -39,7 +39,7 @@ public static class DropReasons
     /// <summary>A usage value below zero (one value dropped; the record's other values are emitted).</summary>
     public const string NegativeCount = "negative_count";
 
-    /// <summary>A usage key that cannot be a metric name: empty, over 255 characters, or <c>_aws</c>.</summary>
+    /// <summary>A usage key that cannot be a metric name: empty, over 255 characters, <c>_aws</c>, or holding a lone UTF-16 surrogate (not Unicode text).</summary>
     public const string InvalidMetricName = "invalid_metric_name";
 
     /// <summary>A usage key equal to a dimension key: the dimension wins.</summary>

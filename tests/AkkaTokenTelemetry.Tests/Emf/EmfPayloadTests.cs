@@ -133,6 +133,16 @@ public class EmfPayloadTests
     }
 
     [Fact]
+    public void NamesWithALoneSurrogate_AreRefused_TheirUtf8FormWouldCollideWithAnotherName()
+    {
+        // "lone\uD800" and "lone\uFFFD" would both be written as "lone\uFFFD": one event, two members of one name.
+        var metric = Refused(() => Build(usage: new Dictionary<string, long> { ["lone\uD800"] = 1, ["lone\uFFFD"] = 2 }));
+        Assert.Contains("lone UTF-16 surrogate", metric.Message);
+        var property = Refused(() => Build(usage: new Dictionary<string, long> { ["lone\uFFFD"] = 2 }, extraProperties: new Dictionary<string, object?> { ["lone\uDC00"] = "x" }));
+        Assert.Contains("lone UTF-16 surrogate", property.Message);
+    }
+
+    [Fact]
     public void DimensionKey_TwiceInOneSet_IsRefused()
     {
         var e = Refused(() => Build(dimensions: OneSet("Model", "Model"), dimensionValues: ValuesFor(["Model"])));

@@ -49,6 +49,7 @@ public static class EmfAssert
         }
 
         var root = Assert.IsType<JsonObject>(node);
+        AssertUniqueMembers(text);
         Valid(root, nowMs);
         return root;
     }
@@ -103,6 +104,7 @@ public static class EmfAssert
 
             var metrics = Assert.IsType<JsonArray>(directive["Metrics"]);
             Assert.InRange(metrics.Count, 1, 100);
+            Assert.Equal(metrics.Count, metrics.Select(m => m!["Name"]!.GetValue<string>()).Distinct(StringComparer.Ordinal).Count());
             foreach (var metricNode in metrics)
             {
                 var metric = Assert.IsType<JsonObject>(metricNode);
@@ -145,6 +147,33 @@ public static class EmfAssert
         }
 
         return events;
+    }
+
+    /// <summary>No object of the line names a member twice (a duplicate metric or property would make one value win silently).</summary>
+    private static void AssertUniqueMembers(string text)
+    {
+        using var document = JsonDocument.Parse(text);
+        Check(document.RootElement);
+
+        static void Check(JsonElement element)
+        {
+            if (element.ValueKind == JsonValueKind.Object)
+            {
+                var names = new HashSet<string>(StringComparer.Ordinal);
+                foreach (var property in element.EnumerateObject())
+                {
+                    Assert.True(names.Add(property.Name), $"member {property.Name} appears twice in one object");
+                    Check(property.Value);
+                }
+            }
+            else if (element.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var item in element.EnumerateArray())
+                {
+                    Check(item);
+                }
+            }
+        }
     }
 
     private static void AssertCount(JsonNode? node, string name)

@@ -259,7 +259,13 @@ internal static class EmfRules
     /// </summary>
     public static bool HasLoneSurrogate(string text)
     {
-        for (var i = 0; i < text.Length; i++)
+        var first = text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF'); // vectorized: most names have none
+        if (first < 0)
+        {
+            return false;
+        }
+
+        for (var i = first; i < text.Length; i++)
         {
             var c = text[i];
             if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))

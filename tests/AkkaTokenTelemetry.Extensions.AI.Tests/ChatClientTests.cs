@@ -32,6 +32,16 @@ public sealed class ChatClientTests(ITestOutputHelper output) : TelemetryTestKit
         return (client, router);
     }
 
+    /// <summary>The router got exactly one record: <see cref="Full"/>'s usage, the fake's model, no exception.</summary>
+    private static void ExpectFullUsageRecordedOnce(Akka.TestKit.TestProbe router)
+    {
+        var recorded = router.ExpectMsg<UsageRecorded>();
+        Assert.Equal(165, recorded.Usage.ToDictionary()["totalTokens"]);
+        Assert.Equal("fake-model-2025-01-01", recorded.Event.Result!.Model);
+        Assert.Null(recorded.Event.Exception);
+        router.ExpectNoMsg(Quiet);
+    }
+
     [Fact]
     public async Task GetResponseAsync_with_usage_records_one_event_with_the_mapped_counts()
     {
@@ -144,11 +154,7 @@ public sealed class ChatClientTests(ITestOutputHelper output) : TelemetryTestKit
         }
 
         Assert.Equal(updates, received); // the very same update objects, in order
-        var recorded = router.ExpectMsg<UsageRecorded>();
-        Assert.Equal(165, recorded.Usage.ToDictionary()["totalTokens"]);
-        Assert.Equal("fake-model-2025-01-01", recorded.Event.Result!.Model);
-        Assert.Null(recorded.Event.Exception);
-        router.ExpectNoMsg(Quiet);
+        ExpectFullUsageRecordedOnce(router);
     }
 
     [Fact]
@@ -255,11 +261,7 @@ public sealed class ChatClientTests(ITestOutputHelper output) : TelemetryTestKit
         }
 
         Assert.Equal(updates, received); // the null included, in its place
-        var recorded = router.ExpectMsg<UsageRecorded>();
-        Assert.Equal(165, recorded.Usage.ToDictionary()["totalTokens"]);
-        Assert.Equal("fake-model-2025-01-01", recorded.Event.Result!.Model);
-        Assert.Null(recorded.Event.Exception);
-        router.ExpectNoMsg(Quiet);
+        ExpectFullUsageRecordedOnce(router);
     }
 
     [Fact]

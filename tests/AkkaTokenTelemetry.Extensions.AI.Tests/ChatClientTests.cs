@@ -32,6 +32,19 @@ public sealed class ChatClientTests(ITestOutputHelper output) : TelemetryTestKit
         return (client, router);
     }
 
+    /// <summary>One non-streaming call and one streaming call (read to the end) of <paramref name="client"/>.</summary>
+    private static async Task<(ChatResponse Returned, List<ChatResponseUpdate> Streamed)> CallBothWaysAsync(IChatClient client)
+    {
+        var returned = await client.GetResponseAsync("hello");
+        var streamed = new List<ChatResponseUpdate>();
+        await foreach (var update in client.GetStreamingResponseAsync("hello"))
+        {
+            streamed.Add(update);
+        }
+
+        return (returned, streamed);
+    }
+
     /// <summary>The router got exactly one record: <see cref="Full"/>'s usage, the fake's model, no exception.</summary>
     private static void ExpectFullUsageRecordedOnce(Akka.TestKit.TestProbe router)
     {
@@ -288,12 +301,7 @@ public sealed class ChatClientTests(ITestOutputHelper output) : TelemetryTestKit
         var updates = new[] { FakeChatClient.Text("hel"), FakeChatClient.Usage(Full) };
         var client = new FakeChatClient { Response = response, Updates = updates }.AsBuilder().UseTokenTelemetry(hook).Build();
 
-        var returned = await client.GetResponseAsync("hello");
-        var streamed = new List<ChatResponseUpdate>();
-        await foreach (var update in client.GetStreamingResponseAsync("hello"))
-        {
-            streamed.Add(update);
-        }
+        var (returned, streamed) = await CallBothWaysAsync(client);
 
         Assert.Same(response, returned);
         Assert.Equal(updates, streamed);
@@ -311,12 +319,7 @@ public sealed class ChatClientTests(ITestOutputHelper output) : TelemetryTestKit
         var updates = new[] { FakeChatClient.Usage(Full), FakeChatClient.Text("lo") };
         var client = new FakeChatClient { Response = response, Updates = updates }.AsBuilder().UseTokenTelemetry(new TokenUsageHook(router.Ref)).Build();
 
-        var returned = await client.GetResponseAsync("hello");
-        var streamed = new List<ChatResponseUpdate>();
-        await foreach (var update in client.GetStreamingResponseAsync("hello"))
-        {
-            streamed.Add(update);
-        }
+        var (returned, streamed) = await CallBothWaysAsync(client);
 
         Assert.Same(response, returned);
         Assert.Equal(updates, streamed);

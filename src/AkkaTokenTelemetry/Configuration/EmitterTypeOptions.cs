@@ -37,6 +37,9 @@ internal sealed partial class AgentEmitterOptions
 
     public long ResendBuffer { get; private init; }
 
+    /// <summary>unacknowledged-timeout: how long written bytes may stay unacknowledged before the connection counts as dead.</summary>
+    public TimeSpan UnacknowledgedTimeout { get; private init; }
+
     public static AgentEmitterOptions Create(Config c, string path, Func<string, string?> environment)
     {
         var (endpoint, endpointSource) = FromConfigOrEnvironment(c, "endpoint", $"{path}.endpoint", EndpointVariable, environment);
@@ -85,6 +88,7 @@ internal sealed partial class AgentEmitterOptions
             LogStreamName = stream,
             ResendWindow = TokenTelemetrySettings.PositiveDuration(c, "resend-window", $"{path}.resend-window"),
             ResendBuffer = TokenTelemetrySettings.PositiveBytes(c, "resend-buffer", $"{path}.resend-buffer"),
+            UnacknowledgedTimeout = TokenTelemetrySettings.PositiveDuration(c, "unacknowledged-timeout", $"{path}.unacknowledged-timeout"),
         };
     }
 

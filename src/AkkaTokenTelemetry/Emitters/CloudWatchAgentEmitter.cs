@@ -21,6 +21,8 @@ namespace AkkaTokenTelemetry;
 /// during the last <c>resend-window</c> (at most <c>resend-buffer</c> bytes) is kept and sent again, first, on the
 /// next connection, whether the next batch opens it or the idle check does (every half <c>resend-window</c>, while
 /// no batch comes). Delivery is at least once: after an agent restart a few events may arrive twice.</para>
+/// <para>A peer that stops acknowledging (its host vanished without closing the connection) is noticed after
+/// <c>unacknowledged-timeout</c>: the connection is reset, and the next attempt reconnects and resends.</para>
 /// <para>At shutdown the connection is half-closed and the emitter waits, briefly, for the agent to close its side,
 /// which it does once it has read everything; if it does not, the records that may not have arrived are logged.</para>
 /// <para>UDP: whole lines packed into datagrams of at most 65,507 bytes.</para>
@@ -32,8 +34,8 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
     /// <summary>How long shutdown waits for a reconnection, and then for the agent to close its side after reading.</summary>
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(1.5);
 
-    /// <summary>The longest pause between two looks at the acknowledged byte count.</summary>
-    private static readonly TimeSpan MaxAcknowledgementPoll = TimeSpan.FromMilliseconds(50);
+    /// <summary>The longest pause between two looks at the acknowledged byte count (a delayed ACK takes up to 40 ms).</summary>
+    private static readonly TimeSpan MaxAcknowledgementPoll = TimeSpan.FromMilliseconds(5);
 
     private readonly AgentEmitterOptions _options;
     private readonly EmitterContext _context;
@@ -48,10 +50,17 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
     /// <summary>Bytes written on the current connection: the offsets acknowledgements are compared with.</summary>
     private long _written;
 
+    /// <summary>Bytes of the current connection acknowledged so far, and when that count last grew.</summary>
+    private long _acknowledged;
+    private long _acknowledgedGrewAt;
+
     /// <summary>The batch in hand and its bytes in the window, so that a retry never writes it a second time.</summary>
     private (EmfBatch Batch, Written Entry)? _pending;
     private bool _outage;
     private bool _disposed;
+
+    /// <summary>Set once TCP_INFO turned out not to count acknowledged bytes here: writes count as acknowledged.</summary>
+    private bool _tcpInfoUnusable;
 
     public CloudWatchAgentEmitter(AgentEmitterOptions options, EmitterContext context)
     {
@@ -135,6 +144,14 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
             _pending = null;
         }
 
+        if (_pending is { } settled && settled.Entry.Node.List is null && settled.Entry.AcknowledgedAt != 0)
+        {
+            // Its attempt gave up waiting, then the idle check saw it acknowledged and, resend-window later, read:
+            // this retry has nothing left to send.
+            _pending = null;
+            return;
+        }
+
         await EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
 
         Written entry;
@@ -208,11 +225,17 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
         var pause = TimeSpan.FromMilliseconds(1);
         while (true)
         {
-            var acknowledged = AcknowledgedBytes(_socket!) ?? _written;
-            MarkAcknowledged(acknowledged);
+            MarkAcknowledged(AcknowledgedBytes(_socket!) ?? _written);
             if (entry.AcknowledgedAt != 0)
             {
                 return;
+            }
+
+            if (IsStalled())
+            {
+                AbortStalled();
+                throw new EmfDeliveryException(
+                    $"The CloudWatch agent at {_options.Endpoint} acknowledged nothing for {_options.UnacknowledgedTimeout}; the connection was reset and the batch is sent again on a new one.");
             }
 
             if (!IsOpen(_socket!))
@@ -247,16 +270,23 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
                 if (IsOpen(_socket))
                 {
                     MarkAcknowledged(AcknowledgedBytes(_socket) ?? _written);
-                    Forget(_context.Time.GetTimestamp());
-                    return;
-                }
+                    if (!IsStalled())
+                    {
+                        Forget(_context.Time.GetTimestamp());
+                        return;
+                    }
 
-                _context.Log.Warning(
-                    "Token telemetry emitter '{0}': the CloudWatch agent at {1} closed the connection; reconnecting to resend the {2} records it may not have read.",
-                    _context.Name,
-                    _options.Endpoint,
-                    WindowRecords());
-                Close();
+                    AbortStalled();
+                }
+                else
+                {
+                    _context.Log.Warning(
+                        "Token telemetry emitter '{0}': the CloudWatch agent at {1} closed the connection; reconnecting to resend the {2} records it may not have read.",
+                        _context.Name,
+                        _options.Endpoint,
+                        WindowRecords());
+                    Close();
+                }
             }
 
             if (_window.Count == 0)
@@ -271,6 +301,11 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
         {
             // Not reachable yet (logged once per outage): the next check, or the next batch, tries again.
         }
+        catch (Exception e)
+        {
+            // A timer callback: nothing above it would see this. The next check, or the next batch, tries again.
+            _context.Log.Warning(e, "Token telemetry emitter '{0}': checking the connection to the CloudWatch agent at {1} failed.", _context.Name, _options.Endpoint);
+        }
         finally
         {
             _gate.Release();
@@ -282,6 +317,8 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
     {
         _socket = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         _written = 0;
+        _acknowledged = 0;
+        _acknowledgedGrewAt = _context.Time.GetTimestamp();
         if (_outage)
         {
             _outage = false;
@@ -517,9 +554,9 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
     /// The acknowledged data bytes of the connection (TCP_INFO <c>tcpi_bytes_acked</c>, less the SYN), or null where
     /// the platform does not tell (then a write into an open connection counts as acknowledged).
     /// </summary>
-    private static long? AcknowledgedBytes(Socket socket)
+    private long? AcknowledgedBytes(Socket socket)
     {
-        if (!OperatingSystem.IsLinux())
+        if (!OperatingSystem.IsLinux() || _tcpInfoUnusable)
         {
             return null;
         }
@@ -528,12 +565,41 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
         try
         {
             var length = socket.GetRawSocketOption(IpProtocolTcp, TcpInfo, info);
-            return length >= info.Length ? (long)BinaryPrimitives.ReadUInt64LittleEndian(info[TcpInfoBytesAckedOffset..]) - 1 : null;
+            var acked = length >= info.Length ? BinaryPrimitives.ReadUInt64LittleEndian(info[TcpInfoBytesAckedOffset..]) : 0;
+            if (acked > 0)
+            {
+                return (long)acked - 1;
+            }
+
+            // A kernel older than 4.1 (shorter struct), or a network stack that leaves the count at 0 even for the
+            // SYN: trusting it would count nothing as delivered, ever. Fall back, and say so once.
+            _tcpInfoUnusable = true;
+            _context.Log.Warning(
+                "Token telemetry emitter '{0}': this system's TCP_INFO gives no acknowledged byte count; a batch written into an open connection to the CloudWatch agent counts as delivered.",
+                _context.Name);
+            return null;
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or PlatformNotSupportedException)
         {
             return null;
         }
+    }
+
+    /// <summary>Whether the agent's host has left written bytes unacknowledged for unacknowledged-timeout: it is gone.</summary>
+    private bool IsStalled() =>
+        _written > _acknowledged && _context.Time.GetElapsedTime(_acknowledgedGrewAt) >= _options.UnacknowledgedTimeout;
+
+    /// <summary>Resets a connection whose peer stopped acknowledging, so the next attempt reconnects and resends.</summary>
+    private void AbortStalled()
+    {
+        _context.Log.Warning(
+            "Token telemetry emitter '{0}': the CloudWatch agent at {1} acknowledged nothing for {2} ({3} bytes waiting); resetting the connection to resend the {4} records it may not have read on a new one.",
+            _context.Name,
+            _options.Endpoint,
+            _options.UnacknowledgedTimeout,
+            _written - _acknowledged,
+            WindowRecords());
+        Abort();
     }
 
     private const int IpProtocolTcp = 6;
@@ -546,19 +612,24 @@ internal sealed class CloudWatchAgentEmitter : IEmfEmitter, IAsyncDisposable
     private void MarkAcknowledged(long acknowledged)
     {
         var now = _context.Time.GetTimestamp();
-        for (var node = _window.First; node is not null; node = node.Next)
+        if (acknowledged > _acknowledged)
         {
-            if (node.Value.AcknowledgedAt != 0)
-            {
-                continue;
-            }
+            _acknowledged = acknowledged;
+            _acknowledgedGrewAt = now;
+        }
 
-            if (node.Value.EndOffset > acknowledged)
-            {
-                break;
-            }
+        // The acknowledged entries are a prefix of the window: walk back from the newest, past those still waiting,
+        // over those acknowledged now, to the first one acknowledged before (so the cost is what changed).
+        var node = _window.Last;
+        while (node is not null && node.Value.AcknowledgedAt == 0 && node.Value.EndOffset > acknowledged)
+        {
+            node = node.Previous;
+        }
 
+        while (node is not null && node.Value.AcknowledgedAt == 0)
+        {
             node.Value.AcknowledgedAt = now;
+            node = node.Previous;
         }
     }
 

@@ -182,6 +182,43 @@ public class CloudWatchAgentTcpTests(ITestOutputHelper output) : TestKit(output:
     }
 
     [Fact]
+    public async Task APeerThatStopsAcknowledging_IsResetAfterUnacknowledgedTimeout_AndWhatItHeldIsSentAgain()
+    {
+        await using var agent = LoopbackAgent.Start();
+        await using var t = TelemetrySystem.Start(Hocon(agent.Endpoint, "unacknowledged-timeout = 1s, resend-window = 10s, resend-buffer = 64MiB, max-retries-per-batch = 20"));
+        var log = LogCollector.Attach(t.System);
+
+        // 20 MB the agent does not read: more than the socket buffers hold, so written bytes stay unacknowledged
+        // (the kernel's zero window), as they would with a peer that vanished.
+        const int Sent = 100;
+        var hook = t.Telemetry.CreateHook(new TokenUsageHookOptions { ExtraProperties = new Dictionary<string, object?> { ["Padding"] = new string('p', 200_000) } });
+        agent.PauseReading();
+        for (var i = 0; i < Sent; i++)
+        {
+            hook.OnAfterInvocation(TelemetrySystem.Invocation(i));
+        }
+
+        await AwaitAssertAsync(
+            () =>
+            {
+                Assert.Contains(log, m => m.Contains("acknowledged nothing for", StringComparison.Ordinal));
+                Assert.True(agent.Connections >= 2, $"{agent.Connections} connections: the stalled one was not replaced");
+            },
+            Dilated(TimeSpan.FromSeconds(15)));
+        Assert.Empty(t.Telemetry.Stats.Emitters["agent"].RecordsDropped); // a reset is a retry, not a loss
+
+        // The agent reads again: every record arrives (at least once), each counted delivered once, none dropped.
+        agent.ResumeReading();
+        await t.FlushAsync(TimeSpan.FromSeconds(60));
+        var stats = t.Telemetry.Stats.Emitters["agent"];
+        Assert.Equal(Sent, stats.RecordsDelivered);
+        Assert.Empty(stats.RecordsDropped);
+        await AwaitAssertAsync(
+            () => Assert.Equal(Enumerable.Range(0, Sent).Select(i => (long)i), agent.Lines.Select(l => EmfAssert.ValidLine(l)["seq"]!.GetValue<long>()).Distinct().Order()),
+            Dilated(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
     public async Task AnEventOver256KiB_LosesItsLargestPropertiesFirst_AndStillArrives()
     {
         await using var agent = LoopbackAgent.Start();
